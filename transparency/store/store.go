@@ -1,0 +1,181 @@
+// Package store is the one pebble database of a ClawNet ledger: the log and
+// the state of every other package live in it, so that a state change and
+// the log entry that records it commit in one synced batch.
+//
+// Keys are namespaced by a one-byte-plus-slash prefix owned by one package:
+//
+//	"t/"  transparency (entries, tree hashes, checkpoints)
+//	"d/"  did (owners, agents, hosted DIDs, contacts)
+//	"v/"  vc (credentials, status lists)
+//	"s/"  server (requests, escalations, inboxes)
+//
+// Writes reach the database only through the log's sequencer (a Tx handed
+// to an apply function) or through Batch for maintenance, and are durable
+// (fsynced) once Commit returns.
+package store
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"log/slog"
+
+	"github.com/cockroachdb/pebble/v2"
+	"github.com/cockroachdb/pebble/v2/vfs"
+)
+
+// ErrNotFound is returned by Get for a key that is not present.
+var ErrNotFound = errors.New("not found")
+
+// Options configure Open.
+type Options struct {
+	// FS is the file system; nil means the real disk. Tests use vfs.NewMem().
+	FS vfs.FS
+	// Logger receives pebble's own messages at debug level; nil discards them.
+	Logger *slog.Logger
+	// CacheSize is the block cache size in bytes; 0 means 64 MiB.
+	CacheSize int64
+}
+
+// DB is the database. It is safe for concurrent use.
+type DB struct {
+	pdb *pebble.DB
+}
+
+// Open opens (creating if needed) the database in dir.
+func Open(dir string, o Options) (*DB, error) {
+	po := &pebble.Options{
+		FS:                 o.FS,
+		FormatMajorVersion: pebble.FormatNewest,
+		Logger:             pebbleLogger{o.Logger},
+		MemTableSize:       64 << 20,
+	}
+	size := o.CacheSize
+	if size == 0 {
+		size = 64 << 20
+	}
+	c := pebble.NewCache(size)
+	defer c.Unref()
+	po.Cache = c
+	if po.FS == nil {
+		po.FS = vfs.Default
+	}
+	pdb, err := pebble.Open(dir, po)
+	if err != nil {
+		return nil, fmt.Errorf("open store %s: %w", dir, err)
+	}
+	return &DB{pdb: pdb}, nil
+}
+
+// Close closes the database.
+func (db *DB) Close() error { return db.pdb.Close() }
+
+// Get returns a copy of the value of key, or ErrNotFound.
+func (db *DB) Get(key []byte) ([]byte, error) {
+	v, closer, err := db.pdb.Get(key)
+	if errors.Is(err, pebble.ErrNotFound) {
+		return nil, ErrNotFound
+	}
+	if err != nil {
+		return nil, fmt.Errorf("store get: %w", err)
+	}
+	out := bytes.Clone(v)
+	if closer != nil {
+		_ = closer.Close()
+	}
+	return out, nil
+}
+
+// Scan calls fn for every key in [start, end) in order, until fn returns
+// false or an error. Key and value are only valid during the call.
+func (db *DB) Scan(start, end []byte, fn func(key, value []byte) (bool, error)) error {
+	it, err := db.pdb.NewIter(&pebble.IterOptions{LowerBound: start, UpperBound: end})
+	if err != nil {
+		return fmt.Errorf("store scan: %w", err)
+	}
+	for ok := it.First(); ok; ok = it.Next() {
+		v, err := it.ValueAndErr()
+		if err != nil {
+			it.Close()
+			return fmt.Errorf("store scan: %w", err)
+		}
+		more, err := fn(it.Key(), v)
+		if err != nil {
+			it.Close()
+			return err
+		}
+		if !more {
+			break
+		}
+	}
+	if err := it.Error(); err != nil {
+		it.Close()
+		return fmt.Errorf("store scan: %w", err)
+	}
+	return it.Close()
+}
+
+// Batch is a set of writes that commit atomically. It is not safe for
+// concurrent use.
+type Batch struct {
+	b *pebble.Batch
+}
+
+// NewBatch starts a batch.
+func (db *DB) NewBatch() *Batch { return &Batch{b: db.pdb.NewBatch()} }
+
+// Set records a write of key to value. Both are copied.
+func (b *Batch) Set(key, value []byte) { _ = b.b.Set(key, value, nil) }
+
+// Delete records a deletion of key.
+func (b *Batch) Delete(key []byte) { _ = b.b.Delete(key, nil) }
+
+// Len is the number of bytes in the batch's representation.
+func (b *Batch) Len() int { return b.b.Len() }
+
+// Commit applies the batch and syncs it to stable storage. The batch cannot
+// be used afterwards.
+func (b *Batch) Commit() error {
+	err := b.b.Commit(pebble.Sync)
+	_ = b.b.Close()
+	if err != nil {
+		return fmt.Errorf("store commit: %w", err)
+	}
+	return nil
+}
+
+// Discard drops the batch without writing it.
+func (b *Batch) Discard() { _ = b.b.Close() }
+
+// Metrics returns pebble's own metrics, for diagnostics.
+func (db *DB) Metrics() *pebble.Metrics { return db.pdb.Metrics() }
+
+// Flush flushes the memtable to sstables; used by benchmarks that measure
+// bytes on disk.
+func (db *DB) Flush() error { return db.pdb.Flush() }
+
+// Compact compacts the whole key space; used by benchmarks.
+func (db *DB) Compact() error {
+	return db.pdb.Compact(nil, []byte{0xff}, []byte{0xff, 0xff, 0xff, 0xff}, true)
+}
+
+type pebbleLogger struct{ l *slog.Logger }
+
+func (p pebbleLogger) Infof(format string, args ...any) {
+	if p.l != nil {
+		p.l.Debug(fmt.Sprintf(format, args...), "component", "pebble")
+	}
+}
+
+func (p pebbleLogger) Errorf(format string, args ...any) {
+	if p.l != nil {
+		p.l.Error(fmt.Sprintf(format, args...), "component", "pebble")
+	}
+}
+
+func (p pebbleLogger) Fatalf(format string, args ...any) {
+	if p.l != nil {
+		p.l.Error(fmt.Sprintf(format, args...), "component", "pebble")
+	}
+	panic(fmt.Sprintf(format, args...))
+}
