@@ -277,9 +277,9 @@ func TestSyncSecurityFailures(t *testing.T) {
 
 func TestAddTileShape(t *testing.T) {
 	k := newKey(t, "example.com/log")
-	l := newRefLog(t, 300, "entry")
-	target := k.checkpoint(t, 300, l.root(t, 300))
 	full := newRefLog(t, 512, "entry")
+	// Size 100: a single partial tile, e(0, 100).
+	target := k.checkpoint(t, 100, full.root(t, 100))
 	e := func(n uint64, w int) transparency.TileID {
 		return transparency.TileID{Entries: true, N: n, Width: w}
 	}
@@ -290,13 +290,16 @@ func TestAddTileShape(t *testing.T) {
 		hashTile []byte
 		security bool
 	}{
-		{"wrong tile index", e(1, 256), full.bundle(e(1, 256)), full.hashTile(t, e(1, 256)), false},
-		{"narrower than needed", e(0, 255), l.bundle(e(0, 255)), l.hashTile(t, e(0, 255)), false},
-		{"hash tile instead of bundle", transparency.TileID{N: 0, Width: 256}, l.bundle(e(0, 256)), l.hashTile(t, e(0, 256)), false},
-		{"bundle too short", e(0, 256), l.bundle(e(0, 255)), l.hashTile(t, e(0, 256)), true},
-		{"truncated bundle", e(0, 256), l.bundle(e(0, 256))[:100], l.hashTile(t, e(0, 256)), true},
-		{"hash tile too short", e(0, 256), l.bundle(e(0, 256)), l.hashTile(t, e(0, 255)), true},
-		{"hash tile not whole hashes", e(0, 256), l.bundle(e(0, 256)), l.hashTile(t, e(0, 256))[1:], true},
+		{"wrong tile index", e(1, 100), full.bundle(e(1, 100)), full.hashTile(t, e(1, 100)), false},
+		{"narrower than needed", e(0, 99), full.bundle(e(0, 99)), full.hashTile(t, e(0, 99)), false},
+		{"full id for a partial tile", e(0, 256), full.bundle(e(0, 256)), full.hashTile(t, e(0, 256)), false},
+		{"hash tile id instead of bundle", transparency.TileID{N: 0, Width: 100}, full.bundle(e(0, 100)), full.hashTile(t, e(0, 100)), false},
+		{"bundle too short", e(0, 100), full.bundle(e(0, 99)), full.hashTile(t, e(0, 100)), true},
+		{"bundle neither partial nor full", e(0, 100), full.bundle(e(0, 150)), full.hashTile(t, e(0, 100)), true},
+		{"truncated bundle", e(0, 100), full.bundle(e(0, 100))[:100], full.hashTile(t, e(0, 100)), true},
+		{"hash tile too short", e(0, 100), full.bundle(e(0, 100)), full.hashTile(t, e(0, 99)), true},
+		{"hash tile neither partial nor full", e(0, 100), full.bundle(e(0, 100)), full.hashTile(t, e(0, 101)), true},
+		{"hash tile not whole hashes", e(0, 100), full.bundle(e(0, 100)), full.hashTile(t, e(0, 100))[1:], true},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -314,26 +317,39 @@ func TestAddTileShape(t *testing.T) {
 		})
 	}
 
-	// A full tile in place of the partial one is accepted (C2SP tlog-tiles
-	// fallback), and the leaves past the target are ignored.
-	y, err := Begin(nil, target)
-	if err != nil {
-		t.Fatal(err)
+	// Full tiles in place of the partial one are accepted (C2SP tlog-tiles
+	// fallback), independently for the bundle and the hash tile, and the
+	// leaves past the target are ignored.
+	for _, mix := range []struct{ fullBundle, fullHashes bool }{{true, true}, {true, false}, {false, true}} {
+		t.Run(fmt.Sprintf("fallback %+v", mix), func(t *testing.T) {
+			target := k.checkpoint(t, 300, full.root(t, 300))
+			y, err := Begin(nil, target)
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, id := range y.Tiles() {
+				bid, hid := id, id
+				if mix.fullBundle {
+					bid = e(id.N, transparency.TileWidth)
+				}
+				if mix.fullHashes {
+					hid = e(id.N, transparency.TileWidth)
+				}
+				if err := y.AddTile(id, full.bundle(bid), full.hashTile(t, hid)); err != nil {
+					t.Fatalf("tile %s: %v", id.Path(), err)
+				}
+			}
+			if _, err := y.Finish(); err != nil {
+				t.Fatalf("finish after full-tile fallback: %v", err)
+			}
+			if err := y.AddTile(e(2, 1), nil, nil); err == nil {
+				t.Fatal("AddTile after the last tile accepted")
+			}
+		})
 	}
-	for _, id := range y.Tiles() {
-		fullID := e(id.N, transparency.TileWidth)
-		if err := y.AddTile(fullID, full.bundle(fullID), full.hashTile(t, fullID)); err != nil {
-			t.Fatalf("full tile %s for %s: %v", fullID.Path(), id.Path(), err)
-		}
-	}
-	if _, err := y.Finish(); err != nil {
-		t.Fatalf("finish after full-tile fallback: %v", err)
-	}
-	if err := y.AddTile(e(2, 1), nil, nil); err == nil {
-		t.Fatal("AddTile after the last tile accepted")
-	}
+
 	// Finish before all tiles were added is refused.
-	y, err = Begin(nil, target)
+	y, err := Begin(nil, target)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -117,34 +117,35 @@ func (y *Sync) Next() uint64 { return y.rng.End() }
 
 // AddTile verifies one entry bundle and its level-0 hash tile, given as
 // served, and appends the new leaves to the tree. id must be the next tile
-// of Tiles, or the full tile of the same index in place of a partial one
-// (C2SP tlog-tiles lets a client read a full tile when the partial one is
-// gone); entries past the target size are then ignored.
+// of Tiles. Each of bundle and hashTile holds either id.Width items or, in
+// place of a partial tile, the TileWidth items of the full tile of the same
+// index (C2SP tlog-tiles lets a client read the full tile once the partial
+// one is gone); items past the target size are then ignored.
 //
 // Every new entry must be a well-formed, canonical entry and its leaf hash
 // must equal the hash tile's hash at its index; a failure of either is an
-// ErrVerification, as is a bundle or tile whose shape does not match id,
-// since the log served it for a tree it signed.
+// ErrVerification, as is a bundle or tile of the wrong shape, since the log
+// served it for a tree it signed.
 func (y *Sync) AddTile(id transparency.TileID, bundle, hashTile []byte) error {
 	if y.done >= len(y.tiles) {
 		return fmt.Errorf("add tile %s: sync needs no more tiles", id.Path())
 	}
 	want := y.tiles[y.done]
-	if !id.Entries || id.N != want.N || id.Width < want.Width {
+	if id != want {
 		return fmt.Errorf("add tile %s: want %s", id.Path(), want.Path())
 	}
 	entries, err := transparency.ParseEntryBundle(bundle)
 	if err != nil {
 		return fmt.Errorf("%w: tile %s: %v", transparency.ErrVerification, id.Path(), err)
 	}
-	if len(entries) != id.Width {
+	if len(entries) != id.Width && len(entries) != transparency.TileWidth {
 		return fmt.Errorf("%w: tile %s: entry bundle holds %d entries, want %d", transparency.ErrVerification, id.Path(), len(entries), id.Width)
 	}
 	hashes, err := transparency.ParseHashTile(hashTile)
 	if err != nil {
 		return fmt.Errorf("%w: level-0 tile for %s: %v", transparency.ErrVerification, id.Path(), err)
 	}
-	if len(hashes) != id.Width {
+	if len(hashes) != id.Width && len(hashes) != transparency.TileWidth {
 		return fmt.Errorf("%w: level-0 tile for %s: %d hashes, want %d", transparency.ErrVerification, id.Path(), len(hashes), id.Width)
 	}
 	base := id.N * transparency.TileWidth
