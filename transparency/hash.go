@@ -107,6 +107,12 @@ func VerifyConsistency(size1, size2 uint64, root1, root2 Hash, p []Hash) error {
 	if size1 == size2 && root1 != root2 {
 		return &ForkError{Size: size1, Root1: root1, Root2: root2}
 	}
+	// RFC 9162 makes every tree consistent with the empty one through an
+	// empty proof, whatever root1 says; but the empty tree has exactly one
+	// root, so any other root for size 0 is a false claim.
+	if size1 == 0 && root1 != EmptyRoot() {
+		return fmt.Errorf("%w: consistency: %s is not the root of the empty tree", ErrVerification, root1)
+	}
 	if err := proof.VerifyConsistency(rfc6962.DefaultHasher, size1, size2, toSlices(p), root1[:], root2[:]); err != nil {
 		return fmt.Errorf("%w: consistency: %v", ErrVerification, err)
 	}
