@@ -1,0 +1,393 @@
+package sequencer
+
+import (
+	"errors"
+	"fmt"
+
+	"github.com/clawnet/ledger/transparency"
+	"github.com/transparency-dev/merkle/compact"
+	"github.com/transparency-dev/merkle/proof"
+	"github.com/transparency-dev/merkle/rfc6962"
+)
+
+// Checkpoint returns the latest committed signed checkpoint, its tree size
+// and root. The returned slice must not be modified.
+func (l *Log) Checkpoint() (signed []byte, size uint64, root transparency.Hash) {
+	st := l.state.Load()
+	return st.checkpoint, st.size, st.root
+}
+
+// Size returns the committed tree size.
+func (l *Log) Size() uint64 { return l.state.Load().size }
+
+// Entry returns the exact bytes of the entry at index (the bytes that were
+// hashed), or ErrNotFound if index >= Size().
+func (l *Log) Entry(index uint64) ([]byte, error) {
+	if size := l.Size(); index >= size {
+		return nil, fmt.Errorf("entry %d: %w (tree size %d)", index, ErrNotFound, size)
+	}
+	v, err := l.db.Get(entryKey(nil, index))
+	if err != nil {
+		return nil, fmt.Errorf("entry %d: %w", index, err)
+	}
+	return v, nil
+}
+
+// LeafHashAt returns the leaf hash of the entry at index, or ErrNotFound if
+// index >= Size().
+func (l *Log) LeafHashAt(index uint64) (transparency.Hash, error) {
+	if size := l.Size(); index >= size {
+		return transparency.Hash{}, fmt.Errorf("leaf hash %d: %w (tree size %d)", index, ErrNotFound, size)
+	}
+	return l.storedHash(0, index)
+}
+
+// IndexOf returns the lowest index whose entry has the given leaf hash, or
+// ErrNotFound.
+func (l *Log) IndexOf(leaf transparency.Hash) (uint64, error) {
+	size := l.Size()
+	var (
+		found bool
+		index uint64
+		ierr  error
+	)
+	// Keys sort by index within a leaf-hash prefix, so the first confirmed
+	// key is the lowest index.
+	err := l.db.Scan(leafKey(nil, leaf, 0), leafKey(nil, leaf, size), func(k, _ []byte) (bool, error) {
+		i, err := keyIndex(k)
+		if err != nil {
+			return false, err
+		}
+		h, err := l.storedHash(0, i)
+		if err != nil {
+			ierr = err
+			return false, nil
+		}
+		if h == leaf {
+			found, index = true, i
+			return false, nil
+		}
+		return true, nil // same 8-byte prefix, different leaf
+	})
+	if err == nil {
+		err = ierr
+	}
+	if err != nil {
+		return 0, fmt.Errorf("index of leaf %s: %w", leaf, err)
+	}
+	if !found {
+		return 0, fmt.Errorf("index of leaf %s: %w", leaf, ErrNotFound)
+	}
+	return index, nil
+}
+
+// RootAt returns the root hash of the tree of the given size, any size up
+// to Size().
+func (l *Log) RootAt(size uint64) (transparency.Hash, error) {
+	st := l.state.Load()
+	if size > st.size {
+		return transparency.Hash{}, fmt.Errorf("root at %d: %w: larger than the tree size %d", size, ErrInvalid, st.size)
+	}
+	return l.rootAt(size, st)
+}
+
+func (l *Log) rootAt(size uint64, st *state) (transparency.Hash, error) {
+	if size == st.size {
+		return st.root, nil
+	}
+	if size == 0 {
+		return transparency.EmptyRoot(), nil
+	}
+	hs, err := l.nodeHashes(compact.RangeNodes(0, size, nil))
+	if err != nil {
+		return transparency.Hash{}, fmt.Errorf("root at %d: %w", size, err)
+	}
+	root := transparency.Hash(hs[len(hs)-1])
+	for i := len(hs) - 2; i >= 0; i-- {
+		root = transparency.NodeHash(transparency.Hash(hs[i]), root)
+	}
+	return root, nil
+}
+
+// nodeHashes reads the hashes of complete subtrees of the committed tree:
+// levels >= cacheLevel from memory, the others from the database.
+func (l *Log) nodeHashes(ids []compact.NodeID) ([][]byte, error) {
+	out := make([][]byte, len(ids))
+	buf := make([]byte, len(ids)*transparency.HashSize)
+	missing := false
+	l.cacheMu.RLock()
+	for i, id := range ids {
+		out[i] = buf[i*transparency.HashSize : (i+1)*transparency.HashSize : (i+1)*transparency.HashSize]
+		if id.Level < cacheLevel {
+			continue
+		}
+		lv := int(id.Level - cacheLevel)
+		if lv >= len(l.cache) || id.Index >= uint64(len(l.cache[lv])) {
+			missing = true
+			break
+		}
+		copy(out[i], l.cache[lv][id.Index][:])
+	}
+	l.cacheMu.RUnlock()
+	if missing {
+		return nil, errors.New("tree cache is missing a committed hash")
+	}
+	for i, id := range ids {
+		if id.Level >= cacheLevel {
+			continue
+		}
+		h, err := l.storedHash(id.Level, id.Index)
+		if err != nil {
+			return nil, err
+		}
+		copy(out[i], h[:])
+	}
+	return out, nil
+}
+
+func toHashes(hs [][]byte) []transparency.Hash {
+	out := make([]transparency.Hash, len(hs))
+	for i, h := range hs {
+		out[i] = transparency.Hash(h)
+	}
+	return out
+}
+
+// InclusionProof returns the RFC 9162 inclusion proof of the entry at index
+// in the tree of the given size (index < size <= Size()). The proof is
+// verified against RootAt(size) before it is returned.
+func (l *Log) InclusionProof(index, size uint64) ([]transparency.Hash, error) {
+	st := l.state.Load()
+	if size > st.size {
+		return nil, fmt.Errorf("inclusion proof: %w: tree size %d is larger than the log's %d", ErrInvalid, size, st.size)
+	}
+	if index >= size {
+		return nil, fmt.Errorf("inclusion proof: %w: index %d is not below tree size %d", ErrInvalid, index, size)
+	}
+	l.metrics.proofs.WithLabelValues("inclusion").Inc()
+	p, _, _, err := l.inclusion(index, size, st)
+	return p, err
+}
+
+// inclusion builds and verifies an inclusion proof; it also returns the
+// root it was verified against and the leaf hash. index < size <= st.size.
+func (l *Log) inclusion(index, size uint64, st *state) ([]transparency.Hash, transparency.Hash, transparency.Hash, error) {
+	var root, leaf transparency.Hash
+	nodes, err := proof.Inclusion(index, size)
+	if err != nil {
+		return nil, root, leaf, fmt.Errorf("inclusion proof %d in %d: %w", index, size, err)
+	}
+	hs, err := l.nodeHashes(nodes.IDs)
+	if err != nil {
+		return nil, root, leaf, fmt.Errorf("inclusion proof %d in %d: %w", index, size, err)
+	}
+	hs, err = nodes.Rehash(hs, rfc6962.DefaultHasher.HashChildren)
+	if err != nil {
+		return nil, root, leaf, fmt.Errorf("inclusion proof %d in %d: %w", index, size, err)
+	}
+	p := toHashes(hs)
+	if leaf, err = l.storedHash(0, index); err != nil {
+		return nil, root, leaf, fmt.Errorf("inclusion proof %d in %d: %w", index, size, err)
+	}
+	if root, err = l.rootAt(size, st); err != nil {
+		return nil, root, leaf, fmt.Errorf("inclusion proof %d in %d: %w", index, size, err)
+	}
+	if err := transparency.VerifyInclusion(index, size, leaf, p, root); err != nil {
+		l.logger.Error("built an inclusion proof that does not verify", "index", index, "size", size, "err", err)
+		return nil, root, leaf, fmt.Errorf("inclusion proof %d in %d: internal error: the proof built from the stored tree does not verify", index, size)
+	}
+	return p, root, leaf, nil
+}
+
+// ConsistencyProof returns the RFC 9162 consistency proof between the trees
+// of sizes size1 <= size2 <= Size(). It is verified against RootAt(size1)
+// and RootAt(size2) before it is returned. It is empty if size1 is 0 or
+// size1 == size2.
+func (l *Log) ConsistencyProof(size1, size2 uint64) ([]transparency.Hash, error) {
+	st := l.state.Load()
+	if size2 > st.size {
+		return nil, fmt.Errorf("consistency proof: %w: tree size %d is larger than the log's %d", ErrInvalid, size2, st.size)
+	}
+	if size1 > size2 {
+		return nil, fmt.Errorf("consistency proof: %w: old size %d is larger than new size %d", ErrInvalid, size1, size2)
+	}
+	l.metrics.proofs.WithLabelValues("consistency").Inc()
+	wrap := func(err error) error { return fmt.Errorf("consistency proof %d to %d: %w", size1, size2, err) }
+	nodes, err := proof.Consistency(size1, size2)
+	if err != nil {
+		return nil, wrap(err)
+	}
+	hs, err := l.nodeHashes(nodes.IDs)
+	if err != nil {
+		return nil, wrap(err)
+	}
+	hs, err = nodes.Rehash(hs, rfc6962.DefaultHasher.HashChildren)
+	if err != nil {
+		return nil, wrap(err)
+	}
+	p := toHashes(hs)
+	root1, err := l.rootAt(size1, st)
+	if err != nil {
+		return nil, wrap(err)
+	}
+	root2, err := l.rootAt(size2, st)
+	if err != nil {
+		return nil, wrap(err)
+	}
+	if err := transparency.VerifyConsistency(size1, size2, root1, root2, p); err != nil {
+		l.logger.Error("built a consistency proof that does not verify", "size1", size1, "size2", size2, "err", err)
+		return nil, wrap(errors.New("internal error: the proof built from the stored tree does not verify"))
+	}
+	return p, nil
+}
+
+// Receipt returns a receipt for the entry at index against the latest
+// checkpoint, or ErrNotFound if index >= Size().
+func (l *Log) Receipt(index uint64) (*transparency.Receipt, error) {
+	st := l.state.Load()
+	if index >= st.size {
+		return nil, fmt.Errorf("receipt %d: %w (tree size %d)", index, ErrNotFound, st.size)
+	}
+	l.metrics.proofs.WithLabelValues("inclusion").Inc()
+	p, _, _, err := l.inclusion(index, st.size, st)
+	if err != nil {
+		return nil, fmt.Errorf("receipt: %w", err)
+	}
+	entry, err := l.Entry(index)
+	if err != nil {
+		return nil, fmt.Errorf("receipt: %w", err)
+	}
+	return &transparency.Receipt{
+		Format:         transparency.ReceiptFormat,
+		Index:          index,
+		Entry:          entry,
+		InclusionProof: p,
+		Checkpoint:     string(st.checkpoint),
+	}, nil
+}
+
+// ReceiptFor returns a receipt for an appended entry against the checkpoint
+// in a, so that the caller gets a receipt for exactly its batch. It fails
+// with ErrInvalid if a does not describe an entry of this log.
+func (l *Log) ReceiptFor(a Appended) (*transparency.Receipt, error) {
+	st := l.state.Load()
+	if a.Size > st.size || a.Index >= a.Size {
+		return nil, fmt.Errorf("receipt: %w: index %d, size %d, log size %d", ErrInvalid, a.Index, a.Size, st.size)
+	}
+	cp, err := parseStoredCheckpoint(a.Checkpoint, l.origin, l.signer.KeyHash())
+	if err != nil {
+		return nil, fmt.Errorf("receipt: %w: %w", ErrInvalid, err)
+	}
+	if cp.Size != a.Size {
+		return nil, fmt.Errorf("receipt: %w: checkpoint size %d is not %d", ErrInvalid, cp.Size, a.Size)
+	}
+	l.metrics.proofs.WithLabelValues("inclusion").Inc()
+	p, root, leaf, err := l.inclusion(a.Index, a.Size, st)
+	if err != nil {
+		return nil, fmt.Errorf("receipt: %w", err)
+	}
+	if root != cp.Root {
+		return nil, fmt.Errorf("receipt: %w: the checkpoint's root is not the log's root at size %d", ErrInvalid, a.Size)
+	}
+	if leaf != a.LeafHash {
+		return nil, fmt.Errorf("receipt: %w: leaf hash of entry %d is not %s", ErrInvalid, a.Index, a.LeafHash)
+	}
+	entry, err := l.db.Get(entryKey(nil, a.Index))
+	if err != nil {
+		return nil, fmt.Errorf("receipt: entry %d: %w", a.Index, err)
+	}
+	return &transparency.Receipt{
+		Format:         transparency.ReceiptFormat,
+		Index:          a.Index,
+		Entry:          entry,
+		InclusionProof: p,
+		Checkpoint:     string(a.Checkpoint),
+	}, nil
+}
+
+// ReadTile returns a C2SP tlog-tiles resource: the hash tile at level
+// t.Level (tree level 8*t.Level) or the entry bundle, N, of width t.Width.
+// It is available (else ErrNotFound) when its 256*N+Width hashes or entries
+// exist in the committed tree: a full tile once complete, a partial tile
+// once at least that many exist.
+func (l *Log) ReadTile(t transparency.TileID) ([]byte, error) {
+	if t.Width < 1 || t.Width > transparency.TileWidth || (!t.Entries && (t.Level < 0 || t.Level > 7)) {
+		return nil, fmt.Errorf("tile %+v: %w", t, ErrInvalid)
+	}
+	size := l.Size()
+	avail := size
+	if !t.Entries {
+		avail = size >> (transparency.TileHeight * uint(t.Level))
+	}
+	w := uint64(t.Width)
+	if t.N > avail/transparency.TileWidth || avail-t.N*transparency.TileWidth < w {
+		return nil, fmt.Errorf("tile %s: %w (tree size %d)", t.Path(), ErrNotFound, size)
+	}
+	start := t.N * transparency.TileWidth
+	if t.Entries {
+		return l.readBundle(start, w)
+	}
+	if t.Level == 0 {
+		return l.readLeafTile(start, w)
+	}
+	level := uint(transparency.TileHeight * t.Level)
+	out := make([]byte, 0, w*transparency.HashSize)
+	l.cacheMu.RLock()
+	defer l.cacheMu.RUnlock()
+	lv := int(level - cacheLevel)
+	if lv >= len(l.cache) || start+w > uint64(len(l.cache[lv])) {
+		return nil, fmt.Errorf("tile %s: tree cache is missing a committed hash", t.Path())
+	}
+	for _, h := range l.cache[lv][start : start+w] {
+		out = append(out, h[:]...)
+	}
+	return out, nil
+}
+
+func (l *Log) readBundle(start, w uint64) ([]byte, error) {
+	out := make([]byte, 0, w*256)
+	next := start
+	err := l.db.Scan(entryKey(nil, start), entryKey(nil, start+w), func(k, v []byte) (bool, error) {
+		i, err := keyIndex(k)
+		if err != nil {
+			return false, err
+		}
+		if i != next {
+			return false, fmt.Errorf("entry %d missing", next)
+		}
+		next++
+		out = transparency.AppendBundleEntry(out, v)
+		return true, nil
+	})
+	if err == nil && next != start+w {
+		err = fmt.Errorf("entry %d missing", next)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("entry bundle at %d: %w", start, err)
+	}
+	return out, nil
+}
+
+func (l *Log) readLeafTile(start, w uint64) ([]byte, error) {
+	out := make([]byte, 0, w*transparency.HashSize)
+	next := start
+	err := l.db.Scan(hashKey(nil, 0, start), hashKey(nil, 0, start+w), func(k, v []byte) (bool, error) {
+		i, err := keyIndex(k)
+		if err != nil {
+			return false, err
+		}
+		if i != next || len(v) != transparency.HashSize {
+			return false, fmt.Errorf("leaf hash %d missing or malformed", next)
+		}
+		next++
+		out = append(out, v...)
+		return true, nil
+	})
+	if err == nil && next != start+w {
+		err = fmt.Errorf("leaf hash %d missing", next)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("hash tile at level 0, %d: %w", start, err)
+	}
+	return out, nil
+}

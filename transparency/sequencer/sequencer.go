@@ -1,0 +1,624 @@
+// Package sequencer is the durable ClawNet accountability log: an
+// append-only RFC 6962/9162 Merkle tree kept in the shared pebble database
+// (transparency/store), written by one goroutine that sequences concurrent
+// appends into group-committed batches.
+//
+// What it promises:
+//
+//   - Append returns success only after the batch that holds the entry is
+//     synced to disk. The batch is ONE store.Batch: the entries, every new
+//     tree hash, the leaf-hash index, the writes of the entries' Apply
+//     functions and the batch's signed checkpoint. An acknowledged entry
+//     survives any crash, and a crash never leaves half a batch.
+//   - Indexes are dense and unique and the tree only grows. Each batch that
+//     adds at least one entry gets exactly one checkpoint (C2SP
+//     tlog-checkpoint, signed as a C2SP signed-note); the stored checkpoint's
+//     tree size IS the committed size of the log.
+//   - Readers (entries, roots, proofs, receipts, tiles) see committed state
+//     only, never anything beyond the latest committed checkpoint.
+//   - Every proof is checked with transparency.VerifyInclusion or
+//     transparency.VerifyConsistency before it is returned; a proof that does
+//     not check out is an internal error, never handed to a client.
+//   - On a storage error the log fails closed: every waiting and later
+//     append gets ErrFailed until the process opens the log again. The
+//     entries of a failed batch are never acknowledged; after a restart
+//     they are either all in the log or all absent, depending on what the
+//     disk kept.
+//
+// # Storage layout
+//
+// The log owns every key under "t/" (store reserves the prefix):
+//
+//	"t/e/" + 8-byte BE index                  -> entry bytes (exactly the hashed bytes)
+//	"t/h/" + 1-byte level + 8-byte BE index    -> 32-byte hash of the complete subtree
+//	                                             (level, index); level 0 = leaf hashes
+//	"t/l/" + leaf hash[:8] + 8-byte BE index   -> empty (leaf-hash index)
+//	"t/cp"                                     -> the latest signed checkpoint
+//
+// A level-L C2SP hash tile (tree level 8L) is a range scan of "t/h/". Hashes
+// at tree levels >= 8 (one per 256 leaves) are also kept in memory, so proofs
+// read at most 8 hashes from pebble.
+//
+// # Recovery
+//
+// Open takes the size from "t/cp", rebuilds the frontier from the stored
+// hashes and refuses to open if the recomputed root differs from the
+// checkpoint's. Keys beyond the checkpoint's size cannot exist (a batch is
+// atomic), but Open is defensive: it deletes entries ("t/e/"), tree hashes
+// ("t/h/") and the leaf-index keys of those entries beyond the size, logging
+// a warning. Leaf-index keys at or beyond the size that have no entry are
+// ignored, not deleted: IndexOf only looks below the size and confirms the
+// full leaf hash.
+package sequencer
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/clawnet/ledger/transparency"
+	"github.com/clawnet/ledger/transparency/store"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/transparency-dev/merkle/compact"
+	"github.com/transparency-dev/merkle/rfc6962"
+	"golang.org/x/mod/sumdb/note"
+)
+
+var (
+	// ErrNotFound: an index at or beyond the size, an unknown leaf hash, a
+	// tile that is not available for the current size.
+	ErrNotFound = errors.New("not found")
+	// ErrInvalid: a bad argument, such as a tree size beyond the current
+	// size or size1 > size2. Always wrapped with context.
+	ErrInvalid = errors.New("invalid argument")
+	// ErrClosed: the log is closed.
+	ErrClosed = errors.New("log closed")
+	// ErrFailed: the log hit a storage error it cannot recover from; it
+	// refuses all appends until it is opened again.
+	ErrFailed = errors.New("log failed")
+)
+
+// DefaultMaxBatchSize is the batch size bound when Config.MaxBatchSize is 0.
+const DefaultMaxBatchSize = 4096
+
+// Config configures Open. Each field's comment is its documentation.
+type Config struct {
+	// DB is the shared database; the log owns the keys under "t/". The log
+	// does not close it.
+	DB *store.DB
+	// Signer signs checkpoints; Signer.Name() must equal Origin.
+	Signer note.Signer
+	// Origin is the checkpoint origin line, which names the log.
+	Origin string
+	// MaxBatchSize bounds the entries per batch; 0 means DefaultMaxBatchSize.
+	MaxBatchSize int
+	// MaxBatchAge is how long the sequencer may wait for more entries after
+	// it took the first one of a batch. 0 means don't wait: a batch is
+	// whatever queued up while the previous batch was syncing (natural
+	// group commit), which gives the lowest latency.
+	MaxBatchAge time.Duration
+	// Clock is used only for metrics and logs (entries carry their own
+	// time); nil means time.Now.
+	Clock func() time.Time
+	// Logger receives the log's messages; nil discards them.
+	Logger *slog.Logger
+	// Registerer receives the metrics (clawnet_log_*); nil means no metrics.
+	// Close unregisters them.
+	Registerer prometheus.Registerer
+}
+
+// Apply is run by the sequencer goroutine, serially, in log order, just
+// before its entry is added to the batch. It may read and write state
+// through tx (reads see the batch's earlier writes); its writes commit
+// atomically with the entry. An error rejects that one entry: Append returns
+// the error, nothing of the entry or of tx is written, and the rest of the
+// batch goes on. Writing a key under "t/" is refused the same way. Apply
+// must not block: the whole log waits for it. A panic in Apply is recovered
+// and rejects the entry.
+type Apply func(tx *store.Tx) error
+
+// Appended is the outcome of a successful Append.
+type Appended struct {
+	// Index is the entry's position in the log.
+	Index uint64
+	// LeafHash is the RFC 6962 leaf hash of the entry bytes.
+	LeafHash transparency.Hash
+	// Checkpoint is the signed checkpoint of the batch that holds the entry
+	// (its size > Index). It is shared by the whole batch: do not modify it.
+	Checkpoint []byte
+	// Size is that checkpoint's tree size.
+	Size uint64
+}
+
+// cacheLevel is the lowest tree level whose hashes are kept in memory: one
+// hash per 256 leaves, about 2.5 MB for 10 million entries.
+const cacheLevel = 8
+
+var rangeFactory = &compact.RangeFactory{Hash: rfc6962.DefaultHasher.HashChildren}
+
+// state is the published, committed state of the log. A *state is never
+// modified after it is stored in Log.state.
+type state struct {
+	size       uint64
+	root       transparency.Hash
+	checkpoint []byte
+}
+
+// Log is the durable log. Its methods are safe for concurrent use.
+type Log struct {
+	db       *store.DB
+	signer   note.Signer
+	origin   string
+	maxBatch int
+	maxAge   time.Duration
+	clock    func() time.Time
+	logger   *slog.Logger
+	metrics  *metrics
+
+	// reqs carries appends to the sequencer goroutine. Append sends on it
+	// while holding sendMu for reading; Close sets closed and closes reqs
+	// while holding sendMu for writing, so nothing is sent on a closed
+	// channel and everything sent before Close is sequenced.
+	reqs   chan *request
+	sendMu sync.RWMutex
+	closed bool // guarded by sendMu
+
+	// done is closed when the sequencer goroutine has exited.
+	done chan struct{}
+
+	// failure is set once (by the sequencer goroutine) when the log fails.
+	failure atomic.Pointer[error]
+
+	// state is the latest committed state. Written by the sequencer
+	// goroutine after each commit (and by Open before it starts); read by
+	// anyone.
+	state atomic.Pointer[state]
+
+	// cache holds the hashes of tree levels >= cacheLevel:
+	// cache[level-cacheLevel][index]. The sequencer goroutine appends to it
+	// after a commit and before publishing the state that needs the new
+	// hashes, so every reader that loaded a state finds all the hashes of
+	// that state here. Guarded by cacheMu.
+	cacheMu sync.RWMutex
+	cache   [][]transparency.Hash
+
+	// Owned by the sequencer goroutine (and by Open before it starts it);
+	// no lock.
+	tree    *compact.Range    // the frontier of the committed tree
+	work    *compact.Range    // the frontier of the batch being built
+	batch   *store.Batch      // the batch being built
+	pending map[string][]byte // Apply writes of the batch being built
+	newHigh []highNode        // hashes at levels >= cacheLevel of the batch
+	added   []*request        // requests whose entry is in the batch
+	keyBuf  []byte            // scratch for keys
+	visitFn compact.VisitFn   // l.visit, bound once
+}
+
+type highNode struct {
+	level uint
+	index uint64
+	hash  transparency.Hash
+}
+
+// Request states: a request is queued until the sequencer takes it
+// (sequenced) or its caller gives up first (cancelled). Whoever wins the
+// compare-and-swap decides the request's fate.
+const (
+	reqQueued int32 = iota
+	reqSequenced
+	reqCancelled
+)
+
+// request is one Append in flight. The caller's goroutine fills it and
+// sends it; the sequencer goroutine writes res and err and then signals
+// done, which hands the request back to the caller.
+type request struct {
+	entry []byte
+	leaf  transparency.Hash
+	apply Apply
+	state atomic.Int32
+	done  chan struct{} // buffered 1
+	res   Appended
+	err   error
+}
+
+var requestPool = sync.Pool{New: func() any { return &request{done: make(chan struct{}, 1)} }}
+
+// Open loads the log from cfg.DB (recovering from whatever a crash left, see
+// the package doc) and starts the sequencer goroutine. On an empty log it
+// signs and stores a checkpoint for size 0.
+func Open(ctx context.Context, cfg Config) (*Log, error) {
+	if cfg.DB == nil {
+		return nil, errors.New("open log: no database")
+	}
+	if cfg.Signer == nil {
+		return nil, errors.New("open log: no checkpoint signer")
+	}
+	if cfg.Origin == "" {
+		return nil, errors.New("open log: empty origin")
+	}
+	if cfg.Signer.Name() != cfg.Origin {
+		return nil, fmt.Errorf("open log: signer name %q is not the origin %q", cfg.Signer.Name(), cfg.Origin)
+	}
+	if cfg.MaxBatchSize < 0 || cfg.MaxBatchAge < 0 {
+		return nil, errors.New("open log: negative batch bound")
+	}
+	l := &Log{
+		db:       cfg.DB,
+		signer:   cfg.Signer,
+		origin:   cfg.Origin,
+		maxBatch: cfg.MaxBatchSize,
+		maxAge:   cfg.MaxBatchAge,
+		clock:    cfg.Clock,
+		logger:   cfg.Logger,
+		pending:  map[string][]byte{},
+		done:     make(chan struct{}),
+	}
+	if l.maxBatch == 0 {
+		l.maxBatch = DefaultMaxBatchSize
+	}
+	if l.clock == nil {
+		l.clock = time.Now
+	}
+	if l.logger == nil {
+		l.logger = slog.New(slog.DiscardHandler)
+	}
+	l.visitFn = l.visit
+	l.reqs = make(chan *request, l.maxBatch)
+
+	start := l.clock()
+	if err := l.load(ctx); err != nil {
+		return nil, fmt.Errorf("open log %q: %w", l.origin, err)
+	}
+	m, err := newMetrics(cfg.Registerer)
+	if err != nil {
+		return nil, fmt.Errorf("open log %q: metrics: %w", l.origin, err)
+	}
+	l.metrics = m
+	st := l.state.Load()
+	m.treeSize.Set(float64(st.size))
+	l.logger.Info("log opened", "origin", l.origin, "size", st.size, "root", st.root.String(),
+		"took", l.clock().Sub(start))
+	go l.run()
+	return l, nil
+}
+
+// Append encodes e (in the caller's goroutine), queues it, and returns once
+// the batch that holds it is synced to disk. apply may be nil; see Apply.
+//
+// If ctx ends before the sequencer took the entry, the entry is not
+// appended and Append returns ctx's error. If the sequencer already took
+// it, Append waits for the outcome of its batch (one commit) so that the
+// caller learns the truth.
+func (l *Log) Append(ctx context.Context, e *transparency.Entry, apply Apply) (Appended, error) {
+	if e == nil {
+		l.metrics.appendErrors.Inc()
+		return Appended{}, fmt.Errorf("append: %w: nil entry", ErrInvalid)
+	}
+	if err := l.Err(); err != nil {
+		l.metrics.appendErrors.Inc()
+		return Appended{}, fmt.Errorf("append: %w", err)
+	}
+	b, err := e.Marshal()
+	if err != nil {
+		l.metrics.appendErrors.Inc()
+		return Appended{}, fmt.Errorf("append: %w: %w", ErrInvalid, err)
+	}
+	return l.append(ctx, b, apply)
+}
+
+func (l *Log) append(ctx context.Context, entry []byte, apply Apply) (Appended, error) {
+	r := requestPool.Get().(*request)
+	r.entry = entry
+	r.leaf = transparency.LeafHash(entry) // here, not in the sequencer
+	r.apply = apply
+	r.res, r.err = Appended{}, nil
+	r.state.Store(reqQueued)
+
+	l.sendMu.RLock()
+	if l.closed {
+		l.sendMu.RUnlock()
+		l.recycle(r)
+		l.metrics.appendErrors.Inc()
+		return Appended{}, fmt.Errorf("append: %w", ErrClosed)
+	}
+	select {
+	case l.reqs <- r:
+	case <-ctx.Done():
+		l.sendMu.RUnlock()
+		l.recycle(r)
+		return Appended{}, fmt.Errorf("append: %w", ctx.Err())
+	}
+	l.sendMu.RUnlock()
+
+	select {
+	case <-r.done:
+	case <-ctx.Done():
+		if r.state.CompareAndSwap(reqQueued, reqCancelled) {
+			// The sequencer will skip r but may still look at it, so r
+			// is left to the garbage collector, not put back in the pool.
+			return Appended{}, fmt.Errorf("append: %w", ctx.Err())
+		}
+		<-r.done
+	}
+	res, err := r.res, r.err
+	l.recycle(r)
+	if err != nil {
+		l.metrics.appendErrors.Inc()
+	}
+	return res, err
+}
+
+func (l *Log) recycle(r *request) {
+	r.entry, r.apply, r.res, r.err = nil, nil, Appended{}, nil
+	requestPool.Put(r)
+}
+
+// Close stops accepting appends (they get ErrClosed), finishes and syncs
+// every batch already queued, answers its callers and stops the sequencer
+// goroutine. It does not close the database. It returns Err().
+func (l *Log) Close() error {
+	l.sendMu.Lock()
+	if !l.closed {
+		l.closed = true
+		close(l.reqs)
+	}
+	l.sendMu.Unlock()
+	<-l.done
+	l.metrics.unregister()
+	return l.Err()
+}
+
+// Err returns nil, or an error wrapping ErrFailed and its cause once the log
+// has failed.
+func (l *Log) Err() error {
+	if p := l.failure.Load(); p != nil {
+		return *p
+	}
+	return nil
+}
+
+// fail puts the log in the failed state (the first cause wins).
+func (l *Log) fail(cause error) error {
+	err := fmt.Errorf("%w: %w", ErrFailed, cause)
+	if l.failure.CompareAndSwap(nil, &err) {
+		l.logger.Error("log failed; refusing appends until restarted", "origin", l.origin, "err", cause)
+	}
+	return l.Err()
+}
+
+// run is the sequencer goroutine.
+func (l *Log) run() {
+	defer close(l.done)
+	batch := make([]*request, 0, l.maxBatch)
+	var timer *time.Timer
+	for {
+		r, ok := <-l.reqs
+		if !ok {
+			return
+		}
+		batch = append(batch[:0], r)
+		open := true
+	drain:
+		for len(batch) < l.maxBatch {
+			select {
+			case r, ok := <-l.reqs:
+				if !ok {
+					open = false
+					break drain
+				}
+				batch = append(batch, r)
+			default:
+				break drain
+			}
+		}
+		if open && l.maxAge > 0 && len(batch) < l.maxBatch {
+			if timer == nil {
+				timer = time.NewTimer(l.maxAge)
+			} else {
+				timer.Reset(l.maxAge)
+			}
+		wait:
+			for len(batch) < l.maxBatch {
+				select {
+				case r, ok := <-l.reqs:
+					if !ok {
+						open = false
+						break wait
+					}
+					batch = append(batch, r)
+				case <-timer.C:
+					break wait
+				}
+			}
+			timer.Stop()
+		}
+		l.sequence(batch)
+		clear(batch)
+		if !open {
+			return
+		}
+	}
+}
+
+// answer hands a request back to its caller.
+func answer(r *request, res Appended, err error) {
+	r.res, r.err = res, err
+	r.done <- struct{}{}
+}
+
+// sequence builds, commits and publishes one batch, then answers every
+// caller. Runs on the sequencer goroutine.
+func (l *Log) sequence(reqs []*request) {
+	if err := l.Err(); err != nil {
+		for _, r := range reqs {
+			if r.state.CompareAndSwap(reqQueued, reqSequenced) {
+				answer(r, Appended{}, fmt.Errorf("append: %w", err))
+			}
+		}
+		return
+	}
+	start := l.clock()
+	l.batch = l.db.NewBatch()
+	clear(l.pending)
+	l.newHigh = l.newHigh[:0]
+	l.added = l.added[:0]
+	l.work = l.copyRange(l.tree)
+	for _, r := range reqs {
+		if !r.state.CompareAndSwap(reqQueued, reqSequenced) {
+			continue // its caller gave up first
+		}
+		if r.apply != nil {
+			if err := l.runApply(r.apply); err != nil {
+				answer(r, Appended{}, err)
+				continue
+			}
+		}
+		idx := l.work.End()
+		l.keyBuf = entryKey(l.keyBuf[:0], idx)
+		l.batch.Set(l.keyBuf, r.entry)
+		l.keyBuf = leafKey(l.keyBuf[:0], r.leaf, idx)
+		l.batch.Set(l.keyBuf, nil)
+		// The range keeps r.leaf[:] only until the frontier is copied
+		// below, before r is answered and recycled.
+		if err := l.work.Append(r.leaf[:], l.visitFn); err != nil {
+			l.abort(fmt.Errorf("append leaf %d to the frontier: %w", idx, err))
+			return
+		}
+		l.added = append(l.added, r)
+	}
+	if len(l.added) == 0 {
+		l.batch.Discard()
+		l.batch = nil
+		return
+	}
+	size := l.work.End()
+	rootb, err := l.work.GetRootHash(nil)
+	if err != nil {
+		l.abort(fmt.Errorf("root of size %d: %w", size, err))
+		return
+	}
+	root := transparency.Hash(rootb)
+	cp, err := transparency.SignCheckpoint(transparency.Checkpoint{Origin: l.origin, Size: size, Root: root}, l.signer)
+	if err != nil {
+		l.abort(fmt.Errorf("sign checkpoint of size %d: %w", size, err))
+		return
+	}
+	l.batch.Set(cpKey, cp)
+	commitStart := l.clock()
+	err = l.batch.Commit()
+	l.batch = nil
+	commitTime := l.clock().Sub(commitStart)
+	l.metrics.commitSeconds.Observe(commitTime.Seconds())
+	if err != nil {
+		l.abort(fmt.Errorf("commit batch of %d entries (size %d): %w", len(l.added), size, err))
+		return
+	}
+	// Committed: adopt the new tree, then make it visible.
+	l.tree = l.copyRange(l.work)
+	l.work = nil
+	if err := l.extendCache(l.newHigh); err != nil {
+		// The batch is on disk, but the in-memory tree is inconsistent:
+		// stop rather than serve wrong proofs. A restart reloads it.
+		err = l.fail(err)
+		for _, r := range l.added {
+			answer(r, Appended{}, fmt.Errorf("append: %w", err))
+		}
+		l.added = l.added[:0]
+		return
+	}
+	l.state.Store(&state{size: size, root: root, checkpoint: cp})
+	l.metrics.appends.Add(float64(len(l.added)))
+	l.metrics.batchSize.Observe(float64(len(l.added)))
+	l.metrics.treeSize.Set(float64(size))
+	first := size - uint64(len(l.added))
+	for i, r := range l.added {
+		answer(r, Appended{Index: first + uint64(i), LeafHash: r.leaf, Checkpoint: cp, Size: size}, nil)
+	}
+	l.added = l.added[:0]
+	l.logger.Debug("batch committed", "entries", size-first, "size", size,
+		"commit", commitTime, "took", l.clock().Sub(start))
+}
+
+// abort fails the log and answers the callers of the batch being built. The
+// batch's tree changes are dropped (l.tree is untouched).
+func (l *Log) abort(cause error) {
+	if l.batch != nil {
+		l.batch.Discard()
+		l.batch = nil
+	}
+	l.work = nil
+	err := l.fail(cause)
+	for _, r := range l.added {
+		answer(r, Appended{}, fmt.Errorf("append: %w", err))
+	}
+	l.added = l.added[:0]
+}
+
+// runApply runs one Apply on a fresh Tx and, if it succeeds, moves its
+// writes into the batch.
+func (l *Log) runApply(apply Apply) (err error) {
+	defer func() {
+		if p := recover(); p != nil {
+			l.logger.Error("apply panicked; entry rejected", "panic", p)
+			err = fmt.Errorf("append: apply panicked: %v", p)
+		}
+	}()
+	tx := store.NewTx(l.db, l.pending)
+	if err := apply(tx); err != nil {
+		return err
+	}
+	if err := tx.Apply(l.batch, l.pending); err != nil {
+		return fmt.Errorf("append: apply: %w", err)
+	}
+	return nil
+}
+
+// visit records a new complete subtree hash of the batch being built.
+func (l *Log) visit(id compact.NodeID, hash []byte) {
+	l.keyBuf = hashKey(l.keyBuf[:0], id.Level, id.Index)
+	l.batch.Set(l.keyBuf, hash)
+	if id.Level >= cacheLevel {
+		l.newHigh = append(l.newHigh, highNode{level: id.Level, index: id.Index, hash: transparency.Hash(hash)})
+	}
+}
+
+// copyRange deep-copies a frontier into fresh memory, so that the copy
+// shares no hash with the original or with any request.
+func (l *Log) copyRange(r *compact.Range) *compact.Range {
+	hs := r.Hashes()
+	buf := make([]byte, len(hs)*transparency.HashSize)
+	out := make([][]byte, len(hs))
+	for i, h := range hs {
+		out[i] = buf[i*transparency.HashSize : (i+1)*transparency.HashSize : (i+1)*transparency.HashSize]
+		copy(out[i], h)
+	}
+	c, err := rangeFactory.NewRange(r.Begin(), r.End(), out)
+	if err != nil {
+		panic(fmt.Sprintf("sequencer: copy of a valid range failed: %v", err)) // cannot happen: same sizes
+	}
+	return c
+}
+
+// extendCache adds the hashes of a committed batch to the cache. They come
+// in the order the frontier created them, so each level grows by one at its
+// end; anything else is a bug.
+func (l *Log) extendCache(nodes []highNode) error {
+	l.cacheMu.Lock()
+	defer l.cacheMu.Unlock()
+	for _, n := range nodes {
+		lv := int(n.level - cacheLevel)
+		for len(l.cache) <= lv {
+			l.cache = append(l.cache, nil)
+		}
+		if n.index != uint64(len(l.cache[lv])) {
+			return fmt.Errorf("tree cache: node (%d, %d) out of order, level has %d", n.level, n.index, len(l.cache[lv]))
+		}
+		l.cache[lv] = append(l.cache[lv], n.hash)
+	}
+	return nil
+}
