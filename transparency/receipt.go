@@ -5,6 +5,7 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"fmt"
+	"slices"
 
 	"golang.org/x/mod/sumdb/note"
 )
@@ -49,9 +50,20 @@ func ParseReceipt(b []byte) (*Receipt, error) {
 	if err := json.Unmarshal(b, &raw); err != nil {
 		return nil, fmt.Errorf("%w: receipt: %v", ErrMalformed, err)
 	}
-	for _, k := range []string{"format", "index", "entry", "inclusion_proof", "checkpoint"} {
+	fields := []string{"format", "index", "entry", "inclusion_proof", "checkpoint"}
+	for _, k := range fields {
 		if _, ok := raw[k]; !ok {
 			return nil, fmt.Errorf("%w: receipt: missing field %q", ErrMalformed, k)
+		}
+	}
+	// encoding/json matches field names case-insensitively, so "INDEX"
+	// would pass DisallowUnknownFields and override "index"; names must be
+	// exactly the ones above.
+	if len(raw) != len(fields) {
+		for k := range raw {
+			if !slices.Contains(fields, k) {
+				return nil, fmt.Errorf("%w: receipt: unknown field %q", ErrMalformed, truncate(k, 40))
+			}
 		}
 	}
 	dec := json.NewDecoder(bytes.NewReader(b))
