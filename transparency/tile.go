@@ -120,8 +120,13 @@ func ParseTilePath(p string) (TileID, error) {
 }
 
 // AppendBundleEntry appends one entry to a C2SP entry bundle: a big-endian
-// uint16 length followed by the entry bytes.
+// uint16 length followed by the entry bytes. It panics if the entry is
+// longer than MaxEntrySize: a wrapped length would corrupt the bundle
+// silently, and no valid entry is that long.
 func AppendBundleEntry(bundle, entry []byte) []byte {
+	if len(entry) > MaxEntrySize {
+		panic(fmt.Sprintf("transparency: entry bundle: entry of %d bytes, more than %d", len(entry), MaxEntrySize))
+	}
 	bundle = binary.BigEndian.AppendUint16(bundle, uint16(len(entry)))
 	return append(bundle, entry...)
 }
