@@ -86,7 +86,7 @@ func readFileLimited(path string, limit int64) ([]byte, error) {
 	defer f.Close()
 	b, err := io.ReadAll(io.LimitReader(f, limit+1))
 	if err != nil {
-		return nil, fmt.Errorf("read %s: %w", path, err)
+		return nil, err // *fs.PathError: names the file already
 	}
 	if int64(len(b)) > limit {
 		return nil, fmt.Errorf("%w: %s is larger than %d bytes", transparency.ErrMalformed, path, limit)
