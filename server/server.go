@@ -1,0 +1,333 @@
+// Package server is the HTTP API of a ClawNet ledger (spec/openapi.yaml). It
+// is the only package that picks HTTP status codes.
+//
+// It promises that:
+//   - every non-2xx response is a JSON ErrorBody with a stable code, and a
+//     client mistake (bad path, parameter, body, method, media type, token)
+//     never yields a 500;
+//   - internal error details are logged and never sent to clients;
+//   - every inclusion and consistency proof it serves has been verified
+//     against the root it claims before it is sent;
+//   - a request that is rejected appends nothing to the log.
+//
+// The log read path follows C2SP tlog-checkpoint, signed-note and
+// tlog-tiles, so that unmodified tlog clients can read and verify the log.
+package server
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"runtime/debug"
+	"strings"
+	"time"
+
+	"github.com/clawnet/ledger/transparency"
+	"github.com/clawnet/ledger/transparency/sequencer"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+)
+
+// Log is what the server needs from the accountability log. *sequencer.Log
+// implements it; its contract is the sequencer's: Append returns only once
+// the entry is durable, and every read sees only durable entries.
+type Log interface {
+	Append(ctx context.Context, e *transparency.Entry, apply sequencer.Apply) (sequencer.Appended, error)
+	ReceiptFor(a sequencer.Appended) (*transparency.Receipt, error)
+	Checkpoint() (signed []byte, size uint64, root transparency.Hash)
+	Size() uint64
+	Entry(index uint64) ([]byte, error)
+	LeafHashAt(index uint64) (transparency.Hash, error)
+	IndexOf(leaf transparency.Hash) (uint64, error)
+	RootAt(size uint64) (transparency.Hash, error)
+	InclusionProof(index, size uint64) ([]transparency.Hash, error)
+	ConsistencyProof(size1, size2 uint64) ([]transparency.Hash, error)
+	Receipt(index uint64) (*transparency.Receipt, error)
+	ReadTile(t transparency.TileID) ([]byte, error)
+	Err() error
+}
+
+var _ Log = (*sequencer.Log)(nil)
+
+// Config configures New.
+type Config struct {
+	// Log is the log to serve. Required.
+	Log Log
+	// VerifierKey is the log's note verifier key string, served at /log/key.
+	// Required.
+	VerifierKey string
+	// OperatorToken authorizes POST /log/v1/entries. Empty disables the
+	// endpoint (403 operator_disabled).
+	OperatorToken string
+	// Logger receives access logs at debug level and internal errors at
+	// error level. Nil discards.
+	Logger *slog.Logger
+	// Registerer receives the server's metrics, and Gatherer is served at
+	// /metrics. If both are nil, a private registry is used for both.
+	Registerer prometheus.Registerer
+	Gatherer   prometheus.Gatherer
+	// Clock stamps entries appended through the API. Nil means time.Now.
+	Clock func() time.Time
+}
+
+// maxBodySize bounds every request body.
+const maxBodySize = 64 << 10
+
+// Server serves the API. It is safe for concurrent use: after New it holds
+// no mutable state but its metrics, which are themselves concurrency-safe.
+type Server struct {
+	log       Log
+	vkey      string
+	tokenHash [sha256.Size]byte // SHA-256 of the operator token
+	operator  bool              // whether an operator token is configured
+	logger    *slog.Logger
+	clock     func() time.Time
+	metrics   *metrics
+	gatherer  prometheus.Gatherer
+	promh     http.Handler // serves gatherer
+	handler   http.Handler
+}
+
+// New returns a server for cfg.
+func New(cfg Config) (*Server, error) {
+	if cfg.Log == nil {
+		return nil, errors.New("server: Config.Log is required")
+	}
+	if _, err := transparency.NewVerifier(cfg.VerifierKey); err != nil {
+		return nil, fmt.Errorf("server: Config.VerifierKey: %w", err)
+	}
+	s := &Server{
+		log:      cfg.Log,
+		vkey:     strings.TrimSpace(cfg.VerifierKey),
+		operator: cfg.OperatorToken != "",
+		logger:   cfg.Logger,
+		clock:    cfg.Clock,
+		gatherer: cfg.Gatherer,
+	}
+	if s.operator {
+		s.tokenHash = sha256.Sum256([]byte(cfg.OperatorToken))
+	}
+	if s.logger == nil {
+		s.logger = slog.New(slog.DiscardHandler)
+	}
+	if s.clock == nil {
+		s.clock = time.Now
+	}
+	reg := cfg.Registerer
+	switch {
+	case reg == nil && s.gatherer == nil:
+		r := prometheus.NewRegistry()
+		reg, s.gatherer = r, r
+	case reg == nil || s.gatherer == nil:
+		return nil, errors.New("server: set both Config.Registerer and Config.Gatherer, or neither")
+	}
+	m, err := newMetrics(reg)
+	if err != nil {
+		return nil, fmt.Errorf("server: %w", err)
+	}
+	s.metrics = m
+	s.promh = promhttp.HandlerFor(s.gatherer, promhttp.HandlerOpts{})
+	s.handler = s.routes()
+	return s, nil
+}
+
+// Handler returns the HTTP handler of the whole API.
+func (s *Server) Handler() http.Handler { return s.handler }
+
+// handlerFunc is an API handler: it writes a success response itself and
+// returns any error, which the route wrapper turns into a JSON error.
+type handlerFunc func(w http.ResponseWriter, r *http.Request) error
+
+type route struct {
+	method, path string
+	h            handlerFunc
+}
+
+const tilePrefix = "/log/tile/"
+
+func (s *Server) routes() http.Handler {
+	routes := []route{
+		{"GET", "/healthz", s.healthz},
+		{"GET", "/metrics", s.serveMetrics},
+		{"GET", "/log/checkpoint", s.checkpoint},
+		{"GET", "/log/key", s.key},
+		{"GET", "/log/v1/entries/{index}", s.entry},
+		{"POST", "/log/v1/entries", s.appendNote},
+		{"GET", "/log/v1/proof/inclusion", s.inclusionProof},
+		{"GET", "/log/v1/proof/consistency", s.consistencyProof},
+		{"GET", "/log/v1/receipts/{index}", s.receipt},
+	}
+	mux := http.NewServeMux()
+	allowed := map[string][]string{}
+	var paths []string
+	for _, rt := range routes {
+		pattern := rt.method + " " + rt.path
+		mux.Handle(pattern, s.wrap(pattern, rt.h))
+		if _, ok := allowed[rt.path]; !ok {
+			paths = append(paths, rt.path)
+		}
+		allowed[rt.path] = append(allowed[rt.path], rt.method)
+	}
+	// ServeMux answers a known path with another method with a plain-text
+	// 405; a method-less pattern per path is less specific than the
+	// method patterns and catches those requests to answer in JSON.
+	for _, p := range paths {
+		mux.Handle(p, s.wrap(p, methodNotAllowed(allowed[p])))
+	}
+	mux.Handle("/", s.wrap("unmatched", func(w http.ResponseWriter, r *http.Request) error {
+		return errorf(http.StatusNotFound, CodeNotFound, "no such path")
+	}))
+
+	// Tile paths bypass the mux: it would redirect unclean paths such as
+	// "/log/tile/0//001" instead of letting us reject them as malformed.
+	tiles := s.wrap("GET "+tilePrefix, s.tile)
+	tilesMethod := s.wrap(tilePrefix, methodNotAllowed([]string{"GET"}))
+	root := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if strings.HasPrefix(r.URL.Path, tilePrefix) {
+			if r.Method == http.MethodGet || r.Method == http.MethodHead {
+				tiles.ServeHTTP(w, r)
+			} else {
+				tilesMethod.ServeHTTP(w, r)
+			}
+			return
+		}
+		mux.ServeHTTP(w, r)
+	})
+	return s.middleware(root)
+}
+
+func methodNotAllowed(methods []string) handlerFunc {
+	allow := strings.Join(methods, ", ")
+	for _, m := range methods {
+		if m == "GET" {
+			allow += ", HEAD"
+		}
+	}
+	return func(w http.ResponseWriter, r *http.Request) error {
+		w.Header().Set("Allow", allow)
+		return errorf(http.StatusMethodNotAllowed, CodeMethodNotAllowed, "method %s not allowed; allowed: %s", r.Method, allow)
+	}
+}
+
+// requestState is shared between the middleware and the route wrapper of
+// one request; only that request's goroutine touches it.
+type requestState struct {
+	route string
+}
+
+type stateKey struct{}
+
+// wrap turns a handlerFunc into an http.Handler that labels the request
+// with its route and writes any returned error as JSON.
+func (s *Server) wrap(routeName string, h handlerFunc) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if st, ok := r.Context().Value(stateKey{}).(*requestState); ok {
+			st.route = routeName
+		}
+		if err := h(w, r); err != nil {
+			s.writeError(w, r, err)
+		}
+	})
+}
+
+// middleware adds panic recovery, metrics and access logging.
+func (s *Server) middleware(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		start := time.Now()
+		st := &requestState{route: "unmatched"}
+		r = r.WithContext(context.WithValue(r.Context(), stateKey{}, st))
+		rec := &recorder{ResponseWriter: w}
+		defer func() {
+			if v := recover(); v != nil {
+				if v == http.ErrAbortHandler {
+					panic(v)
+				}
+				s.metrics.panics.Inc()
+				s.logger.Error("panic in HTTP handler", "panic", fmt.Sprint(v),
+					"method", r.Method, "path", r.URL.Path, "stack", string(debug.Stack()))
+				if !rec.wroteHeader {
+					s.writeError(rec, r, &apiError{http.StatusInternalServerError, CodeInternal, "internal error", nil})
+				}
+			}
+			status := rec.status
+			if !rec.wroteHeader {
+				status = http.StatusOK
+			}
+			d := time.Since(start)
+			code := fmt.Sprint(status)
+			s.metrics.requests.WithLabelValues(st.route, code).Inc()
+			s.metrics.duration.WithLabelValues(st.route).Observe(d.Seconds())
+			s.logger.Debug("http request", "method", r.Method, "path", r.URL.Path, "route", st.route,
+				"status", status, "bytes", rec.bytes, "duration", d, "remote", r.RemoteAddr)
+		}()
+		next.ServeHTTP(rec, r)
+	})
+}
+
+// recorder captures the status and size of a response.
+type recorder struct {
+	http.ResponseWriter
+	status      int
+	bytes       int64
+	wroteHeader bool
+}
+
+func (r *recorder) WriteHeader(code int) {
+	if !r.wroteHeader {
+		r.status, r.wroteHeader = code, true
+	}
+	r.ResponseWriter.WriteHeader(code)
+}
+
+func (r *recorder) Write(b []byte) (int, error) {
+	if !r.wroteHeader {
+		r.status, r.wroteHeader = http.StatusOK, true
+	}
+	n, err := r.ResponseWriter.Write(b)
+	r.bytes += int64(n)
+	return n, err
+}
+
+// Unwrap lets http.ResponseController reach the underlying writer.
+func (r *recorder) Unwrap() http.ResponseWriter { return r.ResponseWriter }
+
+// writeError writes err as a JSON error body. Server-side failures are
+// logged with their cause; client mistakes are not (they are counted).
+func (s *Server) writeError(w http.ResponseWriter, r *http.Request, err error) {
+	ae := toAPIError(err)
+	s.metrics.errors.WithLabelValues(ae.code).Inc()
+	if ae.status >= 500 {
+		s.logger.Error("request failed", "method", r.Method, "path", r.URL.Path,
+			"status", ae.status, "code", ae.code, "err", err)
+	}
+	h := w.Header()
+	// Headers meant for a success response must not survive on an error.
+	h.Del("Cache-Control")
+	h.Del("Location")
+	if ae.status == http.StatusServiceUnavailable || ae.status == http.StatusInternalServerError {
+		h.Set("Cache-Control", "no-store")
+	}
+	writeJSON(w, ae.status, ErrorBody{Error: ErrorDetail{Code: ae.code, Message: ae.message}})
+}
+
+// writeJSON writes v as a JSON response with the given status.
+func writeJSON(w http.ResponseWriter, status int, v any) {
+	b, err := json.Marshal(v)
+	if err != nil {
+		// Only our own response types reach here, and they always encode.
+		panic(fmt.Sprintf("server: encode response: %v", err))
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("X-Content-Type-Options", "nosniff")
+	w.WriteHeader(status)
+	_, _ = w.Write(append(b, '\n'))
+}
+
+func (s *Server) serveMetrics(w http.ResponseWriter, r *http.Request) error {
+	s.promh.ServeHTTP(w, r)
+	return nil
+}
