@@ -182,7 +182,7 @@ func entryMutations() []struct{ name, old, new string } {
 		{"trailing-data", `"}`, `"}{}`},
 		{"trailing-garbage", `"}`, `"}x`},
 		{"trailing-bracket", `"}`, `"}]`},
-		{"not-an-object", baseEntryJSON, `[1]`},
+		{"not-an-object", baseEntryJSON, "[" + baseEntryJSON + "]"},
 	}
 }
 

@@ -69,8 +69,8 @@ func TestReceiptVerifies(t *testing.T) {
 // receiptMutation changes a good receipt into one that must fail
 // verification with ErrVerification; also the bad receipt vectors.
 type receiptMutation struct {
-	name   string
-	mutate func(t testing.TB, r *transparency.Receipt)
+	name, desc string
+	mutate     func(t testing.TB, r *transparency.Receipt)
 }
 
 // receiptMutations returns the security mutations of the receipt of index
@@ -79,39 +79,39 @@ func receiptMutations(tree *memTree, logKey testKey) []receiptMutation {
 	const index, size = 5, 11
 	forger := func(t testing.TB, b byte) testKey { return newTestKey(t, testOrigin, b) }
 	return []receiptMutation{
-		{"tampered-entry", func(t testing.TB, r *transparency.Receipt) {
+		{"tampered-entry", "one bit of the entry bytes flipped", func(t testing.TB, r *transparency.Receipt) {
 			r.Entry[len(r.Entry)/2] ^= 0x01
 		}},
-		{"entry-of-another-index", func(t testing.TB, r *transparency.Receipt) {
+		{"entry-of-another-index", "the entry replaced by the next entry of the log (index 6)", func(t testing.TB, r *transparency.Receipt) {
 			r.Entry = slices.Clone(tree.entries[index+1])
 		}},
-		{"tampered-proof", func(t testing.TB, r *transparency.Receipt) {
+		{"tampered-proof", "one bit of the second inclusion proof hash flipped", func(t testing.TB, r *transparency.Receipt) {
 			r.InclusionProof[1][0] ^= 0x80
 		}},
-		{"truncated-proof", func(t testing.TB, r *transparency.Receipt) {
+		{"truncated-proof", "the last inclusion proof hash removed", func(t testing.TB, r *transparency.Receipt) {
 			r.InclusionProof = r.InclusionProof[:len(r.InclusionProof)-1]
 		}},
-		{"extended-proof", func(t testing.TB, r *transparency.Receipt) {
+		{"extended-proof", "a hash appended to the inclusion proof", func(t testing.TB, r *transparency.Receipt) {
 			r.InclusionProof = append(r.InclusionProof, tree.root(t, size))
 		}},
-		{"empty-proof", func(t testing.TB, r *transparency.Receipt) {
+		{"empty-proof", "the inclusion proof emptied", func(t testing.TB, r *transparency.Receipt) {
 			r.InclusionProof = []transparency.Hash{}
 		}},
-		{"index-changed", func(t testing.TB, r *transparency.Receipt) {
+		{"index-changed", "index 5 changed to 6", func(t testing.TB, r *transparency.Receipt) {
 			r.Index = index + 1
 		}},
-		{"index-beyond-size", func(t testing.TB, r *transparency.Receipt) {
+		{"index-beyond-size", "index set to 11, the checkpoint's tree size", func(t testing.TB, r *transparency.Receipt) {
 			r.Index = size
 		}},
-		{"checkpoint-of-another-size", func(t testing.TB, r *transparency.Receipt) {
+		{"checkpoint-of-another-size", "the checkpoint replaced by the log's genuine checkpoint of size 12; the proof is for size 11", func(t testing.TB, r *transparency.Receipt) {
 			// A genuine checkpoint of the log, but for another tree.
 			r.Checkpoint = makeReceipt(t, tree, logKey, 0, size+1).Checkpoint
 		}},
-		{"wrong-key", func(t testing.TB, r *transparency.Receipt) {
+		{"wrong-key", "the checkpoint signed by another key with the log's name (seed 0xee) instead of the log key", func(t testing.TB, r *transparency.Receipt) {
 			// The right checkpoint, signed by another key of the same name.
 			r.Checkpoint = makeReceipt(t, tree, forger(t, 0xee), index, size).Checkpoint
 		}},
-		{"forged-checkpoint", func(t testing.TB, r *transparency.Receipt) {
+		{"forged-checkpoint", "a forger's receipt: entry 5 rewritten (decision denied), the tree rebuilt, its checkpoint signed by another key with the log's name; consistent in itself, but not signed by the log key", func(t testing.TB, r *transparency.Receipt) {
 			// A forger puts an entry of his own in a tree, and signs its
 			// checkpoint with a key of the log's name.
 			forged := &memTree{}
@@ -127,14 +127,14 @@ func receiptMutations(tree *memTree, logKey testKey) []receiptMutation {
 			}
 			*r = *makeReceipt(t, forged, forger(t, 0xee), index, size)
 		}},
-		{"tampered-checkpoint-size", func(t testing.TB, r *transparency.Receipt) {
+		{"tampered-checkpoint-size", "the checkpoint's size line changed from 11 to 12, signature kept", func(t testing.TB, r *transparency.Receipt) {
 			r.Checkpoint = strings.Replace(r.Checkpoint, "\n11\n", "\n12\n", 1)
 		}},
-		{"tampered-checkpoint-root", func(t testing.TB, r *transparency.Receipt) {
+		{"tampered-checkpoint-root", "the checkpoint's root line replaced by the root of size 12, signature kept", func(t testing.TB, r *transparency.Receipt) {
 			old := tree.root(t, size).String()
 			r.Checkpoint = strings.Replace(r.Checkpoint, old, tree.root(t, size+1).String(), 1)
 		}},
-		{"tampered-checkpoint-signature", func(t testing.TB, r *transparency.Receipt) {
+		{"tampered-checkpoint-signature", "one base64 digit inside the Ed25519 signature changed", func(t testing.TB, r *transparency.Receipt) {
 			// Change one base64 digit of the signature, inside the Ed25519
 			// signature (after the 4-byte key hash).
 			i := strings.LastIndexByte(r.Checkpoint, ' ') + 20
@@ -146,16 +146,16 @@ func receiptMutations(tree *memTree, logKey testKey) []receiptMutation {
 			}
 			r.Checkpoint = string(c)
 		}},
-		{"checkpoint-origin-not-key-name", func(t testing.TB, r *transparency.Receipt) {
+		{"checkpoint-origin-not-key-name", "the checkpoint, signed by the log key, names another origin (other.example/log)", func(t testing.TB, r *transparency.Receipt) {
 			c := transparency.Checkpoint{Origin: "other.example/log", Size: size, Root: tree.root(t, size)}
 			r.Checkpoint = string(signNote(t, c.Text(), logKey.signer))
 		}},
-		{"unsigned-checkpoint", func(t testing.TB, r *transparency.Receipt) {
+		{"unsigned-checkpoint", "the checkpoint signed only by a witness key, not by the log", func(t testing.TB, r *transparency.Receipt) {
 			// Only a witness signature, none by the log.
 			c := transparency.Checkpoint{Origin: testOrigin, Size: size, Root: tree.root(t, size)}
 			r.Checkpoint = string(signNote(t, c.Text(), newTestKey(t, "witness.example/w1", 3).signer))
 		}},
-		{"logged-entry-not-canonical", func(t testing.TB, r *transparency.Receipt) {
+		{"logged-entry-not-canonical", "the log committed to entry bytes with a trailing newline (not canonical); proof and signature are valid", func(t testing.TB, r *transparency.Receipt) {
 			// The log committed to bytes that are not a canonical entry: the
 			// proof and signature are good, the log misbehaved.
 			bad := &memTree{}
@@ -168,7 +168,7 @@ func receiptMutations(tree *memTree, logKey testKey) []receiptMutation {
 			}
 			*r = *makeReceipt(t, bad, logKey, index, size)
 		}},
-		{"logged-entry-not-json", func(t testing.TB, r *transparency.Receipt) {
+		{"logged-entry-not-json", "the log committed to the bytes 'not an entry'; proof and signature are valid", func(t testing.TB, r *transparency.Receipt) {
 			bad := &memTree{}
 			for i := range size {
 				e := tree.entries[i]
@@ -228,34 +228,57 @@ func TestReceiptMutationsFail(t *testing.T) {
 	})
 }
 
-// receiptJSONMutations edit the JSON of a good receipt into one that
-// ParseReceipt must reject with ErrMalformed.
-func receiptJSONMutations() []struct{ name, old, new string } {
-	return []struct{ name, old, new string }{
-		{"unknown-field", `"format":`, `"extra":1,"format":`},
+// receiptJSONMutations edit good, the compact JSON of a good receipt, into
+// receipts that ParseReceipt must reject with ErrMalformed: each replaces
+// the one occurrence of old in good with new.
+func receiptJSONMutations(t testing.TB, good string) []struct{ name, old, new string } {
+	t.Helper()
+	var raw map[string]json.RawMessage
+	if err := json.Unmarshal([]byte(good), &raw); err != nil {
+		t.Fatal(err)
+	}
+	field := func(k string) string { return `"` + k + `":` + string(raw[k]) }
+	last := field("checkpoint") + "}"
+	muts := []struct{ name, old, new string }{
+		{"unknown-field", `{"format":`, `{"extra":1,"format":`},
 		{"field-name-case", `"format":`, `"Format":`},
 		{"duplicate-field-other-case", `"index":`, `"INDEX":0,"index":`},
-		{"missing-format", `"format":"clawnet-receipt/v1",`, ``},
-		{"missing-index", `"index":5,`, ``},
-		{"missing-entry", `"entry":`, `"entry_":`},
-		{"missing-inclusion-proof", `"inclusion_proof":`, `"proof":`},
-		{"missing-checkpoint", `"checkpoint":`, `"signed_checkpoint":`},
 		{"other-format", `"clawnet-receipt/v1"`, `"clawnet-receipt/v2"`},
 		{"format-empty", `"clawnet-receipt/v1"`, `""`},
-		{"index-negative", `"index":5`, `"index":-5`},
-		{"index-float", `"index":5`, `"index":5.0`},
-		{"index-string", `"index":5`, `"index":"5"`},
-		{"index-overflow", `"index":5`, `"index":18446744073709551616`},
-		{"entry-not-base64", `"entry":"`, `"entry":"!`},
-		{"entry-empty", `"entry":"`, `"entry":"","x":"`},
-		{"proof-hash-not-base64", `"inclusion_proof":["`, `"inclusion_proof":["!`},
+		{"format-null", `"clawnet-receipt/v1"`, `null`},
+		{"index-negative", field("index"), `"index":-5`},
+		{"index-float", field("index"), `"index":5.0`},
+		{"index-exponent", field("index"), `"index":5e0`},
+		{"index-string", field("index"), `"index":"5"`},
+		{"index-overflow", field("index"), `"index":18446744073709551616`},
+		{"entry-not-base64", field("entry"), `"entry":"!!!!"`},
+		{"entry-url-base64", field("entry"), `"entry":"_-_-"`},
+		{"entry-empty", field("entry"), `"entry":""`},
+		{"entry-null", field("entry"), `"entry":null`},
+		{"entry-as-object", field("entry"), `"entry":{"v":1}`},
+		{"proof-hash-not-base64", `"inclusion_proof":["`, `"inclusion_proof":["!!!!","`},
 		{"proof-hash-short", `"inclusion_proof":["`, `"inclusion_proof":["AAAA","`},
-		{"proof-not-array", `"inclusion_proof":[`, `"inclusion_proof":{"a":[`},
-		{"checkpoint-not-string", `"checkpoint":"`, `"checkpoint":1,"c":"`},
-		{"trailing-data", `}`, `}{}`},
-		{"trailing-bracket", `}`, `}]`},
-		{"not-an-object", `{`, `[{`},
+		{"proof-hash-unpadded", `"inclusion_proof":["`, `"inclusion_proof":["` + strings.TrimRight(transparency.EmptyRoot().String(), "=") + `","`},
+		{"proof-not-array", field("inclusion_proof"), `"inclusion_proof":"` + transparency.EmptyRoot().String() + `"`},
+		{"checkpoint-not-string", field("checkpoint"), `"checkpoint":1`},
+		{"trailing-data", last, last + `{}`},
+		{"trailing-bracket", last, last + `]`},
+		{"trailing-garbage", last, last + `x`},
+		{"not-an-object", good, "[" + good + "]"},
 	}
+	for _, k := range []string{"format", "index", "entry", "inclusion_proof", "checkpoint"} {
+		if k == "checkpoint" {
+			muts = append(muts, struct{ name, old, new string }{"missing-" + k, "," + last, "}"})
+		} else {
+			muts = append(muts, struct{ name, old, new string }{"missing-" + strings.ReplaceAll(k, "_", "-"), field(k) + ",", ""})
+		}
+	}
+	for _, m := range muts {
+		if strings.Count(good, m.old) != 1 {
+			t.Fatalf("mutation %s: %q occurs %d times", m.name, m.old, strings.Count(good, m.old))
+		}
+	}
+	return muts
 }
 
 // compactReceipt is a good receipt as one-line JSON, the form the JSON
@@ -279,18 +302,9 @@ func TestParseReceiptRejects(t *testing.T) {
 	if _, err := transparency.ParseReceipt([]byte(good)); err != nil {
 		t.Fatalf("good receipt: %v", err)
 	}
-	for _, tc := range receiptJSONMutations() {
+	for _, tc := range receiptJSONMutations(t, good) {
 		t.Run(tc.name, func(t *testing.T) {
-			// Mutations anchored on "}" apply to the last one.
-			var b string
-			if tc.old == "}" {
-				b = strings.TrimSuffix(good, "}") + tc.new
-			} else {
-				b = strings.Replace(good, tc.old, tc.new, 1)
-			}
-			if b == good {
-				t.Fatalf("mutation %q changed nothing", tc.old)
-			}
+			b := strings.Replace(good, tc.old, tc.new, 1)
 			if _, err := transparency.ParseReceipt([]byte(b)); errClass(err) != "malformed" {
 				t.Fatalf("ParseReceipt(%s) = %v, want ErrMalformed", b, err)
 			}
