@@ -98,6 +98,11 @@ func (c *logClient) get(ctx context.Context, path string, limit int64) ([]byte, 
 	}
 	resp, err := c.hc.Do(req)
 	if err != nil {
+		// *url.Error repeats the method and URL; netError says them once.
+		var ue *url.Error
+		if errors.As(err, &ue) {
+			err = ue.Err
+		}
 		return nil, withHint(&netError{URL: u, Err: err}, "is the server running, and is --server right?")
 	}
 	defer resp.Body.Close()

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 
 	"github.com/clawnet/ledger/transparency"
@@ -36,6 +37,9 @@ func parseConsistencyProof(b []byte) (*consistencyProof, error) {
 	dec := json.NewDecoder(bytes.NewReader(b))
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(&w); err != nil {
+		if errors.Is(err, transparency.ErrMalformed) { // a bad hash
+			return nil, fmt.Errorf("consistency proof: %w", err)
+		}
 		return nil, fmt.Errorf("%w: consistency proof: %v", transparency.ErrMalformed, err)
 	}
 	if dec.More() {
