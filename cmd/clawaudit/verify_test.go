@@ -173,7 +173,9 @@ func TestVerify(t *testing.T) {
 		mutate func(r *transparency.Receipt)
 	}{
 		{"tampered entry", func(r *transparency.Receipt) { r.Entry = l.receipt(8, 20).Entry }},
-		{"tampered entry byte", func(r *transparency.Receipt) { r.Entry = bytes.Replace(r.Entry, []byte("entry 7"), []byte("entry 9"), 1) }},
+		{"tampered entry byte", func(r *transparency.Receipt) {
+			r.Entry = bytes.Replace(r.Entry, []byte("entry 7"), []byte("entry 9"), 1)
+		}},
 		{"tampered proof", func(r *transparency.Receipt) { r.InclusionProof[0][0] ^= 1 }},
 		{"proof truncated", func(r *transparency.Receipt) { r.InclusionProof = r.InclusionProof[1:] }},
 		{"proof extended", func(r *transparency.Receipt) { r.InclusionProof = append(r.InclusionProof, r.InclusionProof[0]) }},
