@@ -1,0 +1,391 @@
+package main
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"io/fs"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+	"unicode"
+	"unicode/utf8"
+
+	"github.com/clawnet/ledger/server"
+	"github.com/clawnet/ledger/transparency/sequencer"
+	"github.com/clawnet/ledger/transparency/store"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"golang.org/x/mod/sumdb/note"
+)
+
+func init() {
+	registerCommand(command{
+		name:    "serve",
+		summary: "run the ledger server (the log, its read API and /metrics)",
+		run:     runServe,
+	})
+}
+
+// Files in the data directory.
+const (
+	signerKeyFile   = "log.key"        // note signer key; its name is the log origin
+	verifierKeyFile = "log.vkey"       // note verifier key
+	tokenFile       = "operator.token" // bearer token of the operator endpoints
+	dbDir           = "db"             // the pebble store
+)
+
+// shutdownTimeout bounds how long in-flight requests may take to finish
+// after a signal.
+const shutdownTimeout = 10 * time.Second
+
+type serveConfig struct {
+	addr         string
+	data         string
+	origin       string // "" = stored, or derived from the address at first start
+	level        slog.Level
+	maxBatchSize int
+	maxBatchAge  time.Duration
+}
+
+// usageError is a bad command line: exit code 2.
+type usageError struct{ msg string }
+
+func (e *usageError) Error() string { return e.msg }
+
+func runServe(ctx context.Context, args []string, _ io.Reader, stdout, stderr io.Writer) int {
+	cfg, err := parseServeFlags(args, stderr)
+	if err != nil {
+		// The flag package has already reported its own errors.
+		var ue *usageError
+		if errors.As(err, &ue) {
+			fmt.Fprintf(stderr, "clawnet serve: %v\n", err)
+		}
+		return exitUsage
+	}
+	logger := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: cfg.level}))
+	if err := serve(ctx, cfg, stdout, logger); err != nil {
+		fmt.Fprintf(stderr, "clawnet serve: %v\n", err)
+		return exitFail
+	}
+	return exitOK
+}
+
+var logLevels = map[string]slog.Level{
+	"debug": slog.LevelDebug, "info": slog.LevelInfo, "warn": slog.LevelWarn, "error": slog.LevelError,
+}
+
+func parseServeFlags(args []string, stderr io.Writer) (serveConfig, error) {
+	var cfg serveConfig
+	flags := flag.NewFlagSet("clawnet serve", flag.ContinueOnError)
+	flags.SetOutput(stderr)
+	flags.StringVar(&cfg.addr, "addr", "127.0.0.1:8080", "listen `address`; port 0 picks a free port")
+	flags.StringVar(&cfg.data, "data", "./clawnet-data", "data `directory`: keys, operator token and the database (created 0700)")
+	flags.StringVar(&cfg.origin, "log-origin", "", "checkpoint `origin` and key name, fixed at first start (default \"clawnet.local/<address>\")")
+	level := flags.String("log-level", "info", "log `level`: debug, info, warn or error")
+	flags.IntVar(&cfg.maxBatchSize, "max-batch-size", 0, "most entries per log batch (0: the log's default)")
+	flags.DurationVar(&cfg.maxBatchAge, "max-batch-age", 0, "how long a batch may wait for more entries (0: no wait, group commit only)")
+	flags.Usage = func() {
+		fmt.Fprintln(stderr, "usage: clawnet serve [flags]")
+		fmt.Fprintln(stderr)
+		fmt.Fprintln(stderr, "Runs the ledger: an append-only Merkle log served over HTTP. On first start it")
+		fmt.Fprintln(stderr, "generates the log key and the operator token in the data directory.")
+		fmt.Fprintln(stderr)
+		flags.PrintDefaults()
+	}
+	if err := flags.Parse(args); err != nil {
+		return cfg, err
+	}
+	if flags.NArg() > 0 {
+		return cfg, &usageError{fmt.Sprintf("unexpected argument %q", flags.Arg(0))}
+	}
+	lv, ok := logLevels[strings.ToLower(*level)]
+	if !ok {
+		return cfg, &usageError{fmt.Sprintf("--log-level %q: want debug, info, warn or error", *level)}
+	}
+	cfg.level = lv
+	if cfg.maxBatchSize < 0 || cfg.maxBatchAge < 0 {
+		return cfg, &usageError{"--max-batch-size and --max-batch-age must not be negative"}
+	}
+	if cfg.data == "" {
+		return cfg, &usageError{"--data must not be empty"}
+	}
+	if cfg.origin != "" {
+		if err := checkOrigin(cfg.origin); err != nil {
+			return cfg, &usageError{fmt.Sprintf("--log-origin: %v", err)}
+		}
+	}
+	return cfg, nil
+}
+
+// checkOrigin applies the rules of a note key name, since the origin is
+// also the key's name: non-empty UTF-8 without spaces or '+'.
+func checkOrigin(origin string) error {
+	switch {
+	case origin == "":
+		return errors.New("empty origin")
+	case !utf8.ValidString(origin):
+		return fmt.Errorf("origin %q is not valid UTF-8", origin)
+	case strings.IndexFunc(origin, unicode.IsSpace) >= 0:
+		return fmt.Errorf("origin %q contains a space", origin)
+	case strings.Contains(origin, "+"):
+		return fmt.Errorf("origin %q contains '+'", origin)
+	}
+	return nil
+}
+
+// serve runs the server until ctx is canceled, then shuts down in order:
+// stop accepting and drain HTTP, close the log (it finishes queued
+// batches), close the database.
+func serve(ctx context.Context, cfg serveConfig, stdout io.Writer, logger *slog.Logger) (err error) {
+	if err := os.MkdirAll(cfg.data, 0o700); err != nil {
+		return fmt.Errorf("create data directory: %w", err)
+	}
+	ln, err := net.Listen("tcp", cfg.addr)
+	if err != nil {
+		return fmt.Errorf("listen on %s: %w", cfg.addr, err)
+	}
+	defer ln.Close() // after a successful Serve it is closed already
+	addr := ln.Addr().String()
+
+	keys, err := loadOrCreateKeys(cfg.data, cfg.origin, "clawnet.local/"+addr, logger)
+	if err != nil {
+		return err
+	}
+	token, err := loadOrCreateToken(cfg.data, logger)
+	if err != nil {
+		return err
+	}
+
+	db, err := store.Open(filepath.Join(cfg.data, dbDir), store.Options{Logger: logger})
+	if err != nil {
+		return err
+	}
+	defer func() {
+		if cerr := db.Close(); cerr != nil {
+			err = errors.Join(err, fmt.Errorf("close database: %w", cerr))
+		}
+	}()
+
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	l, err := sequencer.Open(ctx, sequencer.Config{
+		DB:           db,
+		Signer:       keys.signer,
+		Origin:       keys.signer.Name(),
+		MaxBatchSize: cfg.maxBatchSize,
+		MaxBatchAge:  cfg.maxBatchAge,
+		Logger:       logger,
+		Registerer:   reg,
+	})
+	if err != nil {
+		return fmt.Errorf("open log: %w", err)
+	}
+	defer func() {
+		// Runs after the HTTP server has drained: no request can append
+		// any more, and Close finishes what is queued.
+		if cerr := l.Close(); cerr != nil {
+			err = errors.Join(err, fmt.Errorf("close log: %w", cerr))
+		}
+		logger.Info("log closed", "tree_size", l.Size())
+	}()
+
+	srv, err := server.New(server.Config{
+		Log:           l,
+		VerifierKey:   keys.vkey,
+		OperatorToken: token,
+		Logger:        logger,
+		Registerer:    reg,
+		Gatherer:      reg,
+	})
+	if err != nil {
+		return err
+	}
+	hs := &http.Server{
+		Handler:           srv.Handler(),
+		ReadHeaderTimeout: 10 * time.Second,
+		ReadTimeout:       30 * time.Second,
+		WriteTimeout:      60 * time.Second,
+		IdleTimeout:       2 * time.Minute,
+		MaxHeaderBytes:    64 << 10,
+		ErrorLog:          slog.NewLogLogger(logger.Handler(), slog.LevelWarn),
+	}
+
+	fmt.Fprintf(stdout, "clawnet ledger serving on http://%s\n", addr)
+	fmt.Fprintf(stdout, "log origin: %s\n", keys.signer.Name())
+	fmt.Fprintf(stdout, "log verifier key: %s\n", keys.vkey)
+	fmt.Fprintf(stdout, "operator token: %s\n", filepath.Join(cfg.data, tokenFile))
+	logger.Info("serving", "addr", addr, "origin", keys.signer.Name(), "data", cfg.data, "tree_size", l.Size())
+
+	serveErr := make(chan error, 1)
+	go func() { serveErr <- hs.Serve(ln) }()
+
+	select {
+	case <-ctx.Done():
+		logger.Info("shutting down", "timeout", shutdownTimeout)
+	case err := <-serveErr:
+		// Serve only returns early on a listener failure.
+		return fmt.Errorf("serve: %w", err)
+	}
+	sctx, cancel := context.WithTimeout(context.Background(), shutdownTimeout)
+	defer cancel()
+	if err := hs.Shutdown(sctx); err != nil {
+		logger.Warn("in-flight requests did not finish in time; closing their connections", "err", err)
+		_ = hs.Close()
+	}
+	if err := <-serveErr; err != nil && !errors.Is(err, http.ErrServerClosed) {
+		return fmt.Errorf("serve: %w", err)
+	}
+	return nil
+}
+
+type logKeys struct {
+	signer note.Signer
+	vkey   string
+}
+
+// loadOrCreateKeys returns the log's signing key from dir, generating it on
+// first start. It never overwrites a key file, and refuses to go on when
+// the pair is incomplete, unreadable or mismatched, or when the stored
+// origin differs from an explicit one: a log's key and origin are its
+// identity, and changing either silently would make every receipt and
+// checkpoint ever handed out unverifiable.
+func loadOrCreateKeys(dir, origin, defaultOrigin string, logger *slog.Logger) (logKeys, error) {
+	skPath, vkPath := filepath.Join(dir, signerKeyFile), filepath.Join(dir, verifierKeyFile)
+	skB, skErr := os.ReadFile(skPath)
+	vkB, vkErr := os.ReadFile(vkPath)
+	skMissing, vkMissing := errors.Is(skErr, fs.ErrNotExist), errors.Is(vkErr, fs.ErrNotExist)
+
+	if skMissing && vkMissing {
+		if _, err := os.Stat(filepath.Join(dir, dbDir)); err == nil {
+			return logKeys{}, fmt.Errorf("%s holds a log database but no %s: refusing to create a new key for an existing log (restore the key files from a backup)", dir, signerKeyFile)
+		}
+		if origin == "" {
+			origin = defaultOrigin
+		}
+		if err := checkOrigin(origin); err != nil {
+			return logKeys{}, fmt.Errorf("log origin derived from the address: %w; set --log-origin", err)
+		}
+		return createKeys(skPath, vkPath, origin, logger)
+	}
+	switch {
+	case skMissing:
+		return logKeys{}, fmt.Errorf("%s exists but %s is missing: refusing to start (restore %s, or move both away to start a new log)", vkPath, signerKeyFile, signerKeyFile)
+	case vkMissing:
+		return logKeys{}, fmt.Errorf("%s exists but %s is missing: refusing to start (restore %s)", skPath, verifierKeyFile, verifierKeyFile)
+	case skErr != nil:
+		return logKeys{}, fmt.Errorf("read log key: %w", skErr)
+	case vkErr != nil:
+		return logKeys{}, fmt.Errorf("read verifier key: %w", vkErr)
+	}
+
+	signer, err := note.NewSigner(strings.TrimSpace(string(skB)))
+	if err != nil {
+		// The note error would repeat nothing useful; never echo key bytes.
+		return logKeys{}, fmt.Errorf("%s is not a valid note signer key", skPath)
+	}
+	vkey := strings.TrimSpace(string(vkB))
+	verifier, err := note.NewVerifier(vkey)
+	if err != nil {
+		return logKeys{}, fmt.Errorf("%s is not a valid note verifier key: %v", vkPath, err)
+	}
+	msg := []byte("clawnet key pair check\n")
+	sig, err := signer.Sign(msg)
+	if err != nil {
+		return logKeys{}, fmt.Errorf("sign with %s: %w", skPath, err)
+	}
+	if verifier.Name() != signer.Name() || verifier.KeyHash() != signer.KeyHash() || !verifier.Verify(msg, sig) {
+		return logKeys{}, fmt.Errorf("%s and %s are not a key pair (signer %s+%08x, verifier %s+%08x): refusing to start",
+			skPath, vkPath, signer.Name(), signer.KeyHash(), verifier.Name(), verifier.KeyHash())
+	}
+	if origin != "" && origin != signer.Name() {
+		return logKeys{}, fmt.Errorf("--log-origin %q differs from this log's origin %q (stored as the name of %s): a log's origin cannot change; drop --log-origin or use another --data",
+			origin, signer.Name(), skPath)
+	}
+	if fi, err := os.Stat(skPath); err == nil && fi.Mode().Perm()&0o077 != 0 {
+		logger.Warn("log key file is readable by others; chmod 600 it", "path", skPath, "mode", fi.Mode().Perm().String())
+	}
+	return logKeys{signer: signer, vkey: vkey}, nil
+}
+
+func createKeys(skPath, vkPath, origin string, logger *slog.Logger) (logKeys, error) {
+	skey, vkey, err := note.GenerateKey(rand.Reader, origin)
+	if err != nil {
+		return logKeys{}, fmt.Errorf("generate log key for origin %q: %w", origin, err)
+	}
+	signer, err := note.NewSigner(skey)
+	if err != nil {
+		return logKeys{}, fmt.Errorf("generate log key: %w", err)
+	}
+	// The signer key first: a crash in between leaves a state that the
+	// next start refuses with a message, rather than a verifier key that
+	// nothing can sign for.
+	if err := writeNewFile(skPath, []byte(skey+"\n"), 0o600); err != nil {
+		return logKeys{}, err
+	}
+	if err := writeNewFile(vkPath, []byte(vkey+"\n"), 0o644); err != nil {
+		return logKeys{}, err
+	}
+	logger.Info("generated a new log key", "origin", origin, "key", skPath, "verifier_key", vkPath)
+	return logKeys{signer: signer, vkey: vkey}, nil
+}
+
+// minTokenLen is the shortest operator token accepted from the token file.
+const minTokenLen = 32
+
+// loadOrCreateToken returns the operator token, generating 32 random bytes
+// (hex) on first start. Unlike the log key, the token may be regenerated by
+// deleting the file.
+func loadOrCreateToken(dir string, logger *slog.Logger) (string, error) {
+	path := filepath.Join(dir, tokenFile)
+	b, err := os.ReadFile(path)
+	if errors.Is(err, fs.ErrNotExist) {
+		var raw [32]byte
+		if _, err := rand.Read(raw[:]); err != nil {
+			return "", fmt.Errorf("generate operator token: %w", err)
+		}
+		token := hex.EncodeToString(raw[:])
+		if err := writeNewFile(path, []byte(token+"\n"), 0o600); err != nil {
+			return "", err
+		}
+		logger.Info("generated an operator token", "path", path)
+		return token, nil
+	}
+	if err != nil {
+		return "", fmt.Errorf("read operator token: %w", err)
+	}
+	token := strings.TrimSpace(string(b))
+	if len(token) < minTokenLen || strings.IndexFunc(token, unicode.IsSpace) >= 0 {
+		return "", fmt.Errorf("%s must hold one token of at least %d characters without spaces (delete the file to generate one)", path, minTokenLen)
+	}
+	return token, nil
+}
+
+// writeNewFile creates path with data and perm, failing if it exists, and
+// syncs it so that a key is never half-written after a crash.
+func writeNewFile(path string, data []byte, perm os.FileMode) error {
+	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, perm)
+	if err != nil {
+		return fmt.Errorf("create %s: %w", path, err)
+	}
+	_, err = f.Write(data)
+	if err == nil {
+		err = f.Sync()
+	}
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		_ = os.Remove(path)
+		return fmt.Errorf("write %s: %w", path, err)
+	}
+	return nil
+}
