@@ -174,6 +174,7 @@ func sampleEntry(i int) *transparency.Entry {
 		e.Type = "operator.note"
 		e.Actor, e.Owner, e.Counterparty, e.Action, e.Resource, e.Authz = "", "", "", "", "", nil
 		e.Subject = "log"
+		e.Reason = fmt.Sprintf("operator note %d", i)
 		e.Decision = transparency.DecisionRecorded
 	}
 	return e

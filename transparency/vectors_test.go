@@ -463,6 +463,25 @@ func TestVectors(t *testing.T) {
 		}
 	}
 
+	// The specs quote some vectors; the quotes must stay true.
+	for _, q := range []struct{ spec, vector string }{
+		{"receipt.md", "receipts/good/entry-0-of-11.json"},
+		{"checkpoint-and-tiles.md", "log.vkey"},
+	} {
+		specText, err := os.ReadFile(filepath.Join(vectorDir, "..", q.spec))
+		if err != nil {
+			t.Fatal(err)
+		}
+		quote := strings.TrimSuffix(string(want[q.vector]), "\n")
+		if !strings.Contains(string(specText), quote) {
+			t.Errorf("spec/%s does not quote %s as generated: update the example", q.spec, q.vector)
+		}
+	}
+	body := strings.SplitAfter(string(want["checkpoints/good/size-11.txt"]), "\n\n")[0]
+	if specText, err := os.ReadFile(filepath.Join(vectorDir, "..", "checkpoint-and-tiles.md")); err != nil || !strings.Contains(string(specText), strings.TrimSuffix(body, "\n")) {
+		t.Errorf("spec/checkpoint-and-tiles.md does not quote the body of checkpoints/good/size-11.txt (%v)", err)
+	}
+
 	// The expected leaf hashes match.
 	for _, line := range strings.Split(strings.TrimSuffix(string(onDisk["entries/leaf-hashes.txt"]), "\n"), "\n") {
 		name, h, _ := strings.Cut(line, " ")
