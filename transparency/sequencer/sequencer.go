@@ -312,9 +312,6 @@ func (l *Log) Append(ctx context.Context, e *transparency.Entry, apply Apply) (A
 }
 
 func (l *Log) append(ctx context.Context, entry []byte, apply Apply) (Appended, error) {
-	if err := ctx.Err(); err != nil {
-		return Appended{}, fmt.Errorf("append: %w", err)
-	}
 	r := requestPool.Get().(*request)
 	r.entry = entry
 	r.leaf = transparency.LeafHash(entry) // here, not in the sequencer
