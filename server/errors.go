@@ -33,6 +33,14 @@ const (
 	CodeUnavailable          = "unavailable"            // 503: the request was canceled or timed out
 )
 
+// errorCodes lists every code above; spec/openapi.yaml must document each.
+var errorCodes = []string{
+	CodeBadRequest, CodeBadIndex, CodeBadSize, CodeBadRange, CodeBadHash, CodeBadTilePath,
+	CodeBadJSON, CodeInvalidEntry, CodeInvalidArgument, CodeUnauthorized, CodeOperatorDisabled,
+	CodeNotFound, CodeMethodNotAllowed, CodeBodyTooLarge, CodeUnsupportedMediaType,
+	CodeInternal, CodeLogFailed, CodeLogClosed, CodeUnavailable,
+}
+
 // ErrorBody is the body of every non-2xx response.
 type ErrorBody struct {
 	Error ErrorDetail `json:"error"`
