@@ -312,6 +312,9 @@ func (l *Log) Append(ctx context.Context, e *transparency.Entry, apply Apply) (A
 }
 
 func (l *Log) append(ctx context.Context, entry []byte, apply Apply) (Appended, error) {
+	if err := ctx.Err(); err != nil {
+		return Appended{}, fmt.Errorf("append: %w", err)
+	}
 	r := requestPool.Get().(*request)
 	r.entry = entry
 	r.leaf = transparency.LeafHash(entry) // here, not in the sequencer
@@ -510,7 +513,7 @@ func (l *Log) sequence(reqs []*request) {
 	}
 	l.batch.Set(cpKey, cp)
 	commitStart := l.clock()
-	err = l.batch.Commit()
+	err = commit(l.batch)
 	l.batch = nil
 	commitTime := l.clock().Sub(commitStart)
 	l.metrics.commitSeconds.Observe(commitTime.Seconds())
@@ -542,6 +545,23 @@ func (l *Log) sequence(reqs []*request) {
 	l.added = l.added[:0]
 	l.logger.Debug("batch committed", "entries", size-first, "size", size,
 		"commit", commitTime, "took", l.clock().Sub(start))
+}
+
+// commit commits and syncs b. Pebble treats a failed WAL write or sync as
+// fatal and calls its logger's Fatalf, which store turns into a panic; the
+// panic is in this goroutine, after pebble released its locks. It is turned
+// into an error so that the log fails closed (ErrFailed, reads still
+// served) instead of taking the whole process down from inside a library.
+// Pebble's commit pipeline is unusable afterwards, and after a failed sync
+// the batch may even be visible in pebble's memtable, so the database must
+// be closed and opened again (restart the process) before the log is.
+func commit(b *store.Batch) (err error) {
+	defer func() {
+		if p := recover(); p != nil {
+			err = fmt.Errorf("store commit: pebble gave up: %v", p)
+		}
+	}()
+	return b.Commit()
 }
 
 // abort fails the log and answers the callers of the batch being built. The
