@@ -60,6 +60,7 @@ func TestConsistency(t *testing.T) {
 		{"good, from server", []string{"consistency", old37, "--server", url, new1000, "--key", key.vkey}, 0, nil},
 		{"good, from empty tree", []string{"consistency", old0, new1000, "--key", key.vkey, "--proof", emptyProofFile}, 0, nil},
 		{"good, from empty tree via server", []string{"consistency", old0, new1000, "--key", key.vkey, "--server", url}, 0, nil},
+		{"good, from empty tree without a proof", []string{"consistency", old0, new1000, "--key", key.vkey}, 0, nil},
 		{"same checkpoint", []string{"consistency", old37, old37again, "--key", key.vkey}, 0, []string{"OK"}},
 
 		{"fork", []string{"consistency", old37, fork37, "--key", key.vkey}, 1,
