@@ -29,13 +29,14 @@ var testNow = time.Date(2026, 11, 25, 12, 30, 0, 123456789, time.UTC)
 
 // testEnv is a real sequencer on a temp dir served over loopback HTTP.
 type testEnv struct {
-	t        *testing.T
+	t        testing.TB
 	log      *sequencer.Log
 	srv      *httptest.Server
 	vkey     string
 	verifier note.Verifier
 	token    string
-	logs     *syncBuffer // the server's slog output
+	logs     *syncBuffer  // the server's slog output
+	handler  http.Handler // the server's handler, for in-process requests
 }
 
 type envOptions struct {
@@ -45,7 +46,7 @@ type envOptions struct {
 	level slog.Level
 }
 
-func newEnv(t *testing.T, o envOptions) *testEnv {
+func newEnv(t testing.TB, o envOptions) *testEnv {
 	t.Helper()
 	ctx := context.Background()
 	skey, vkey, err := note.GenerateKey(rand.Reader, testOrigin)
@@ -107,10 +108,10 @@ func newEnv(t *testing.T, o envOptions) *testEnv {
 			t.Errorf("close db: %v", err)
 		}
 	})
-	return &testEnv{t: t, log: l, srv: srv, vkey: vkey, verifier: verifier, token: token, logs: logs}
+	return &testEnv{t: t, log: l, srv: srv, vkey: vkey, verifier: verifier, token: token, logs: logs, handler: s.Handler()}
 }
 
-func randBytes(t *testing.T, n int) []byte {
+func randBytes(t testing.TB, n int) []byte {
 	b := make([]byte, n)
 	if _, err := rand.Read(b); err != nil {
 		t.Fatal(err)
