@@ -37,9 +37,10 @@ type fakeLog struct {
 	cpSize *uint64
 	// cpRaw, if not nil, is served as the checkpoint as is.
 	cpRaw []byte
-	// bundleSrc and hashSrc, if not nil, serve entry bundles or hash tiles
-	// from another log: a log whose data does not match its checkpoint.
-	bundleSrc, hashSrc *fakeLog
+	// bundleSrc, hashSrc and upperSrc, if not nil, serve entry bundles,
+	// level-0 hash tiles or upper hash tiles from another log: a log whose
+	// data does not match its checkpoint.
+	bundleSrc, hashSrc, upperSrc *fakeLog
 	// dropPartials makes partial tiles 404 once the full tile exists, as
 	// C2SP tlog-tiles allows.
 	dropPartials bool
@@ -299,23 +300,25 @@ func (l *fakeLog) serveTile(w http.ResponseWriter, p string) {
 	if tile.L == -1 && l.bundleSrc != nil {
 		src = l.bundleSrc
 	}
-	if tile.L >= 0 && l.hashSrc != nil {
+	if tile.L == 0 && l.hashSrc != nil {
 		src = l.hashSrc
+	}
+	if tile.L > 0 && l.upperSrc != nil {
+		src = l.upperSrc
 	}
 	if src != l {
 		src.mu.Lock()
 		defer src.mu.Unlock()
 	}
 	size := int64(len(src.entries))
-	// The tile covers leaves [start, start+W<<(8*L)) at level L.
+	// A level-L tile holds the nodes N*256 .. N*256+W-1 of height 8L,
+	// each covering 256^L leaves.
 	level := max(tile.L, 0)
-	start := tile.N << (8 * level)
-	width := int64(tile.W) << (8 * level)
-	if start+width > size {
+	if (tile.N*256+int64(tile.W))<<(8*level) > size {
 		writeAPIError(w, http.StatusNotFound, "not_found", "tile not yet available")
 		return
 	}
-	if l.dropPartials && tile.W < 256 && (tile.N+1)<<(8*level)*256 <= size {
+	if l.dropPartials && tile.W < 256 && (tile.N*256+256)<<(8*level) <= size {
 		writeAPIError(w, http.StatusNotFound, "not_found", "partial tile deleted")
 		return
 	}

@@ -169,6 +169,18 @@ func (m *monitorRun) round(ctx context.Context, verbose bool) error {
 		bar.Finish()
 		bar.Exit()
 	}
+	for _, id := range y.UpperTiles() {
+		data, err := m.c.tile(ctx, id)
+		if err != nil {
+			return err
+		}
+		if err := y.CheckUpperTile(id, data); err != nil {
+			if errors.Is(err, transparency.ErrVerification) {
+				return m.securityFailure(err, cp.Note)
+			}
+			return err
+		}
+	}
 	next, err := y.Finish()
 	if err != nil {
 		if errors.Is(err, transparency.ErrVerification) {

@@ -73,7 +73,11 @@ func TestMonitorFollowsLog(t *testing.T) {
 	if st.Size() != 1300 || st.Checkpoint.Root != l.root(1300) {
 		t.Fatalf("state size %d root %s", st.Size(), st.Checkpoint.Root)
 	}
-	got := entryTilesRequested(l.requests())
+	reqs := l.requests()
+	if !strings.Contains(strings.Join(reqs, " "), "/log/tile/1/000.p/5") {
+		t.Fatalf("first sync did not check the level-1 tile: %q", reqs)
+	}
+	got := entryTilesRequested(reqs)
 	want := []string{"tile/entries/000", "tile/entries/001", "tile/entries/002", "tile/entries/003", "tile/entries/004", "tile/entries/005.p/20"}
 	if strings.Join(got, " ") != strings.Join(want, " ") {
 		t.Fatalf("first sync fetched %q, want %q", got, want)
@@ -169,15 +173,20 @@ func TestMonitorSecurityFailures(t *testing.T) {
 		{"entries do not match the checkpoint", func(t *testing.T, l *fakeLog) {
 			l.grow(900, "entry")
 			other := newFakeLog(t, l.key).grow(900, "other")
-			// Both the bundles and the hash tiles of another log: the
-			// tiles agree with the entries, the root does not.
-			l.set(func(l *fakeLog) { l.bundleSrc, l.hashSrc = other, other })
+			// All tiles of another log: the tiles agree with the entries,
+			// the root does not.
+			l.set(func(l *fakeLog) { l.bundleSrc, l.hashSrc, l.upperSrc = other, other, other })
 		}, []string{"do not match its checkpoint"}},
 		{"level-0 tile does not match the entries", func(t *testing.T, l *fakeLog) {
 			l.grow(900, "entry")
 			other := newFakeLog(t, l.key).grow(900, "other")
 			l.set(func(l *fakeLog) { l.hashSrc = other })
 		}, []string{"hash tile that disagrees"}},
+		{"level-1 tile does not match the entries", func(t *testing.T, l *fakeLog) {
+			l.grow(900, "entry")
+			other := newFakeLog(t, l.key).grow(900, "other")
+			l.set(func(l *fakeLog) { l.upperSrc = other })
+		}, []string{"level-1 hash tile that disagrees"}},
 		{"entry bundle does not match the level-0 tile", func(t *testing.T, l *fakeLog) {
 			l.grow(900, "entry")
 			other := newFakeLog(t, l.key).grow(900, "other")

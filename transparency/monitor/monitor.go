@@ -2,7 +2,8 @@
 // a monitor trusts between runs (the last verified checkpoint and the
 // compact-range frontier of its tree), and the verification that a newer
 // checkpoint extends it, by recomputing the new root from the C2SP
-// tlog-tiles entry bundles and cross-checking the level-0 hash tiles.
+// tlog-tiles entry bundles and cross-checking the hash tiles (level 0
+// against the entries, upper levels against the nodes computed from them).
 //
 // The package promises that a State it returns, whether parsed from disk
 // (ParseState) or produced by a Sync (Sync.Finish), holds a checkpoint signed

@@ -4,6 +4,7 @@ import (
 	"crypto/rand"
 	"encoding/binary"
 	"errors"
+	"flag"
 	"fmt"
 	"strings"
 	"testing"
@@ -13,6 +14,8 @@ import (
 	"golang.org/x/mod/sumdb/note"
 	"golang.org/x/mod/sumdb/tlog"
 )
+
+var long = flag.Bool("long", false, "run the long tests")
 
 // refLog is an in-memory log built with golang.org/x/mod/sumdb/tlog, an
 // implementation independent of package transparency and of the compact
@@ -64,10 +67,11 @@ func (l *refLog) bundle(id transparency.TileID) []byte {
 	return b
 }
 
-// hashTile is the level-0 hash tile for tile id, read by tlog.
+// hashTile is the hash tile at id's level (level 0 for an entry bundle
+// id), read by tlog.
 func (l *refLog) hashTile(t testing.TB, id transparency.TileID) []byte {
 	t.Helper()
-	b, err := tlog.ReadTileData(tlog.Tile{H: transparency.TileHeight, L: 0, N: int64(id.N), W: id.Width}, l)
+	b, err := tlog.ReadTileData(tlog.Tile{H: transparency.TileHeight, L: id.Level, N: int64(id.N), W: id.Width}, l)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -143,6 +147,11 @@ func syncWith(t testing.TB, trusted *State, target *transparency.SignedCheckpoin
 	}
 	for _, id := range y.Tiles() {
 		if err := y.AddTile(id, l.bundle(id), hashes.hashTile(t, id)); err != nil {
+			return nil, err
+		}
+	}
+	for _, id := range y.UpperTiles() {
+		if err := y.CheckUpperTile(id, hashes.hashTile(t, id)); err != nil {
 			return nil, err
 		}
 	}
@@ -339,6 +348,11 @@ func TestAddTileShape(t *testing.T) {
 					t.Fatalf("tile %s: %v", id.Path(), err)
 				}
 			}
+			for _, id := range y.UpperTiles() {
+				if err := y.CheckUpperTile(id, full.hashTile(t, id)); err != nil {
+					t.Fatalf("tile %s: %v", id.Path(), err)
+				}
+			}
 			if _, err := y.Finish(); err != nil {
 				t.Fatalf("finish after full-tile fallback: %v", err)
 			}
@@ -442,4 +456,148 @@ func FuzzParseState(f *testing.F) {
 			t.Fatal("round trip changed the state")
 		}
 	})
+}
+
+func TestUpperTiles(t *testing.T) {
+	k := newKey(t, "example.com/log")
+	l := newRefLog(t, 1300, "entry")
+	h := func(level int, n uint64, w int) transparency.TileID {
+		return transparency.TileID{Level: level, N: n, Width: w}
+	}
+	tests := []struct {
+		from, to uint64
+		want     []transparency.TileID
+	}{
+		{0, 255, nil},
+		{0, 256, []transparency.TileID{h(1, 0, 1)}},
+		{0, 600, []transparency.TileID{h(1, 0, 2)}},
+		{300, 511, nil},
+		{300, 512, []transparency.TileID{h(1, 0, 2)}},
+		{512, 1300, []transparency.TileID{h(1, 0, 5)}},
+	}
+	for _, tt := range tests {
+		t.Run(fmt.Sprintf("%d-%d", tt.from, tt.to), func(t *testing.T) {
+			var trusted *State
+			if tt.from > 0 {
+				var err error
+				if trusted, err = syncWith(t, nil, k.checkpoint(t, tt.from, l.root(t, tt.from)), l, l); err != nil {
+					t.Fatal(err)
+				}
+			}
+			y, err := Begin(trusted, k.checkpoint(t, tt.to, l.root(t, tt.to)))
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, id := range y.Tiles() {
+				if len(y.UpperTiles()) != 0 {
+					t.Fatal("upper tiles listed before all leaves are in")
+				}
+				if err := y.AddTile(id, l.bundle(id), l.hashTile(t, id)); err != nil {
+					t.Fatal(err)
+				}
+			}
+			if got := y.UpperTiles(); fmt.Sprint(got) != fmt.Sprint(tt.want) {
+				t.Fatalf("UpperTiles = %v, want %v", got, tt.want)
+			}
+			if len(tt.want) > 0 {
+				if _, err := y.Finish(); err == nil {
+					t.Fatal("Finish before the upper tiles were checked")
+				}
+			}
+			for _, id := range y.UpperTiles() {
+				if err := y.CheckUpperTile(id, l.hashTile(t, id)); err != nil {
+					t.Fatal(err)
+				}
+			}
+			if _, err := y.Finish(); err != nil {
+				t.Fatal(err)
+			}
+		})
+	}
+}
+
+func TestCheckUpperTileRejects(t *testing.T) {
+	k := newKey(t, "example.com/log")
+	good := newRefLog(t, 600, "entry")
+	other := newRefLog(t, 600, "other")
+	h1 := transparency.TileID{Level: 1, N: 0, Width: 2}
+	tests := []struct {
+		name     string
+		id       transparency.TileID
+		data     []byte
+		security bool
+	}{
+		{"tile of another log", h1, other.hashTile(t, h1), true},
+		{"one hash", h1, good.hashTile(t, h1)[:32], true},
+		{"not whole hashes", h1, good.hashTile(t, h1)[1:], true},
+		{"three hashes", h1, append(good.hashTile(t, h1), good.hashTile(t, h1)[:32]...), true},
+		{"wrong level", transparency.TileID{Level: 2, N: 0, Width: 2}, good.hashTile(t, h1), false},
+		{"wrong width", transparency.TileID{Level: 1, N: 0, Width: 1}, good.hashTile(t, h1)[:32], false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			trusted, err := syncWith(t, nil, k.checkpoint(t, 300, good.root(t, 300)), good, good)
+			if err != nil {
+				t.Fatal(err)
+			}
+			y, err := Begin(trusted, k.checkpoint(t, 600, good.root(t, 600)))
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, id := range y.Tiles() {
+				if err := y.AddTile(id, good.bundle(id), good.hashTile(t, id)); err != nil {
+					t.Fatal(err)
+				}
+			}
+			err = y.CheckUpperTile(tt.id, tt.data)
+			if err == nil {
+				t.Fatal("CheckUpperTile accepted it")
+			}
+			if got := errors.Is(err, transparency.ErrVerification); got != tt.security {
+				t.Fatalf("err = %v, security %v, want %v", err, got, tt.security)
+			}
+			var tm *TileMismatchError
+			if tt.name == "tile of another log" && (!errors.As(err, &tm) || tm.Level != 1 || tm.Index != 1) {
+				t.Fatalf("err = %v, want a level-1 TileMismatchError at node 1", err)
+			}
+		})
+	}
+}
+
+// TestSyncTwoTileLevels syncs past 65536 entries, so that level-1 tiles
+// fill and a level-2 tile appears, all cross-checked against tlog's tiles.
+func TestSyncTwoTileLevels(t *testing.T) {
+	if !*long {
+		t.Skip("builds a log of 65,800 entries; run with -long")
+	}
+	k := newKey(t, "example.com/log")
+	l := &refLog{}
+	for i := range 65800 {
+		l.add(t, testEntry(t, i, "e"))
+	}
+	var st *State
+	for _, size := range []uint64{65000, 65536, 65800} {
+		y, err := Begin(st, k.checkpoint(t, size, l.root(t, size)))
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, id := range y.Tiles() {
+			if err := y.AddTile(id, l.bundle(id), l.hashTile(t, id)); err != nil {
+				t.Fatal(err)
+			}
+		}
+		levels := map[int]bool{}
+		for _, id := range y.UpperTiles() {
+			levels[id.Level] = true
+			if err := y.CheckUpperTile(id, l.hashTile(t, id)); err != nil {
+				t.Fatalf("size %d: %v", size, err)
+			}
+		}
+		if size == 65536 && !levels[2] {
+			t.Fatalf("size %d: no level-2 tile checked", size)
+		}
+		if st, err = y.Finish(); err != nil {
+			t.Fatal(err)
+		}
+	}
 }

@@ -1,7 +1,9 @@
 package monitor
 
 import (
+	"cmp"
 	"fmt"
+	"slices"
 
 	"github.com/clawnet/ledger/transparency"
 	"github.com/transparency-dev/merkle/compact"
@@ -37,25 +39,32 @@ func (e *RootMismatchError) Error() string {
 // Is makes a RootMismatchError match transparency.ErrVerification.
 func (e *RootMismatchError) Is(target error) bool { return target == transparency.ErrVerification }
 
-// TileMismatchError reports a level-0 hash tile whose hash at Index is not
-// the leaf hash of the entry the log served at that index. It matches
+// TileMismatchError reports a hash tile that disagrees with the entries
+// the log served: at Level 0, the hash at Index is not the leaf hash of
+// entry Index; at Level L > 0, the hash of the tree node at height 8L and
+// index Index is not the one computed from the entries. It matches
 // transparency.ErrVerification.
 type TileMismatchError struct {
+	Level            int
 	Index            uint64
 	Served, Computed transparency.Hash
 }
 
 func (e *TileMismatchError) Error() string {
-	return fmt.Sprintf("log served a level-0 hash tile that disagrees with its entries: leaf %d is %s in the tile, %s from the entry", e.Index, e.Served, e.Computed)
+	if e.Level == 0 {
+		return fmt.Sprintf("log served a level-0 hash tile that disagrees with its entries: leaf %d is %s in the tile, %s from the entry", e.Index, e.Served, e.Computed)
+	}
+	return fmt.Sprintf("log served a level-%d hash tile that disagrees with its entries: node %d is %s in the tile, %s from the entries", e.Level, e.Index, e.Served, e.Computed)
 }
 
 // Is makes a TileMismatchError match transparency.ErrVerification.
 func (e *TileMismatchError) Is(target error) bool { return target == transparency.ErrVerification }
 
 // Sync verifies, tile by tile, that a new checkpoint extends a trusted
-// State. Use: Begin, then for each TileID of Tiles, in order, AddTile with
-// the entry bundle and the level-0 hash tile the log served, then Finish.
-// A Sync is used by one goroutine.
+// State. Use: Begin; for each TileID of Tiles, in order, AddTile with the
+// entry bundle and the level-0 hash tile the log served; for each TileID of
+// UpperTiles, CheckUpperTile with the hash tile the log served; then
+// Finish. A Sync is used by one goroutine.
 type Sync struct {
 	trusted *State
 	target  *transparency.SignedCheckpoint
@@ -63,6 +72,20 @@ type Sync struct {
 	tiles   []transparency.TileID
 	// done counts the tiles of tiles already added.
 	done int
+	// nodes holds the hashes of the tree nodes at heights 8, 16, ..., 56
+	// completed by the new leaves: what the upper hash tiles must hold.
+	nodes map[nodeID]transparency.Hash
+	// upper lists the upper hash tiles to check once all leaves are in;
+	// checked counts those checked.
+	upper   []transparency.TileID
+	checked int
+}
+
+// nodeID names a tree node by its tile level (height / 8) and its index
+// among the nodes of that height.
+type nodeID struct {
+	level int
+	index uint64
 }
 
 // Begin starts verifying that target extends trusted (nil means the zero
@@ -87,7 +110,11 @@ func Begin(trusted *State, target *transparency.SignedCheckpoint) (*Sync, error)
 	if err != nil {
 		return nil, fmt.Errorf("begin sync: trusted frontier: %w", err)
 	}
-	return &Sync{trusted: trusted, target: target, rng: rng, tiles: EntryTiles(size, target.Size)}, nil
+	return &Sync{
+		trusted: trusted, target: target, rng: rng,
+		tiles: EntryTiles(size, target.Size),
+		nodes: map[nodeID]transparency.Hash{},
+	}, nil
 }
 
 // EntryTiles lists the entry bundles (C2SP tlog-tiles) that hold the
@@ -162,27 +189,119 @@ func (y *Sync) AddTile(id transparency.TileID, bundle, hashTile []byte) error {
 		if hashes[i] != leaf {
 			return &TileMismatchError{Index: idx, Served: hashes[i], Computed: leaf}
 		}
-		if err := y.rng.Append(leaf[:], nil); err != nil {
+		if err := y.rng.Append(leaf[:], y.visit); err != nil {
 			return fmt.Errorf("add tile %s: %w", id.Path(), err)
 		}
 	}
 	y.done++
+	if y.done == len(y.tiles) {
+		// All leaves are in: check the root first, since a log that
+		// rewrote history also fails the upper tile checks, less clearly.
+		if err := y.checkRoot(); err != nil {
+			return err
+		}
+		y.upper = upperTiles(y.nodes, y.target.Size)
+	}
 	return nil
 }
 
-// Finish checks that the recomputed root equals the target checkpoint's
-// root and returns the new trusted State. It fails with a
-// *RootMismatchError if the served entries do not lead to the signed root.
+func (y *Sync) checkRoot() error {
+	root, err := rangeRoot(y.rng)
+	if err != nil {
+		return err
+	}
+	if root != y.target.Root {
+		return &RootMismatchError{Size: y.target.Size, Computed: root, Want: y.target.Root}
+	}
+	return nil
+}
+
+// visit records the nodes whose height is a multiple of the tile height:
+// each is one hash of an upper hash tile.
+func (y *Sync) visit(id compact.NodeID, hash []byte) {
+	if id.Level == 0 || id.Level%transparency.TileHeight != 0 {
+		return
+	}
+	var h transparency.Hash
+	copy(h[:], hash)
+	y.nodes[nodeID{level: int(id.Level / transparency.TileHeight), index: id.Index}] = h
+}
+
+// upperTiles lists, by level then index, the hash tiles above level 0 that
+// hold the given nodes, with their widths in the tree of the given size.
+func upperTiles(nodes map[nodeID]transparency.Hash, size uint64) []transparency.TileID {
+	seen := map[transparency.TileID]bool{}
+	var out []transparency.TileID
+	for n := range nodes {
+		// Nodes of this level that exist in the tree: size / 256^level.
+		count := size >> (transparency.TileHeight * n.level)
+		tn := n.index / transparency.TileWidth
+		w := min(count-tn*transparency.TileWidth, transparency.TileWidth)
+		id := transparency.TileID{Level: n.level, N: tn, Width: int(w)}
+		if !seen[id] {
+			seen[id] = true
+			out = append(out, id)
+		}
+	}
+	slices.SortFunc(out, func(a, b transparency.TileID) int {
+		if c := cmp.Compare(a.Level, b.Level); c != 0 {
+			return c
+		}
+		return cmp.Compare(a.N, b.N)
+	})
+	return out
+}
+
+// UpperTiles returns the hash tiles above level 0 that hold tree nodes
+// completed by the new entries, to be checked with CheckUpperTile. It is
+// empty until all of Tiles were added.
+func (y *Sync) UpperTiles() []transparency.TileID { return y.upper[y.checked:] }
+
+// CheckUpperTile verifies a hash tile above level 0, given as served: each
+// hash of a node completed by the new entries must be the one computed
+// from them, so that clients reading proofs from the tiles (C2SP
+// tlog-tiles) get the tree the monitor verified. id must be the next tile
+// of UpperTiles; data holds id.Width hashes, or the TileWidth hashes of the
+// full tile in place of a partial one.
+func (y *Sync) CheckUpperTile(id transparency.TileID, data []byte) error {
+	if y.checked >= len(y.upper) {
+		return fmt.Errorf("check tile %s: sync needs no more upper tiles", id.Path())
+	}
+	if want := y.upper[y.checked]; id != want {
+		return fmt.Errorf("check tile %s: want %s", id.Path(), want.Path())
+	}
+	hashes, err := transparency.ParseHashTile(data)
+	if err != nil {
+		return fmt.Errorf("%w: tile %s: %v", transparency.ErrVerification, id.Path(), err)
+	}
+	if len(hashes) != id.Width && len(hashes) != transparency.TileWidth {
+		return fmt.Errorf("%w: tile %s: %d hashes, want %d", transparency.ErrVerification, id.Path(), len(hashes), id.Width)
+	}
+	base := id.N * transparency.TileWidth
+	for i := range id.Width {
+		idx := base + uint64(i)
+		want, ok := y.nodes[nodeID{level: id.Level, index: idx}]
+		if ok && hashes[i] != want {
+			return &TileMismatchError{Level: id.Level, Index: idx, Served: hashes[i], Computed: want}
+		}
+	}
+	y.checked++
+	return nil
+}
+
+// Finish checks that every tile was verified and that the recomputed root
+// equals the target checkpoint's root, and returns the new trusted State.
+// It fails with a *RootMismatchError if the served entries do not lead to
+// the signed root (AddTile of the last tile reports that first).
 func (y *Sync) Finish() (*State, error) {
 	if y.done != len(y.tiles) || y.Next() != y.target.Size {
 		return nil, fmt.Errorf("finish sync: verified %d of %d leaves", y.Next(), y.target.Size)
 	}
-	root, err := rangeRoot(y.rng)
-	if err != nil {
-		return nil, err
+	if y.checked != len(y.upper) {
+		return nil, fmt.Errorf("finish sync: checked %d of %d upper hash tiles", y.checked, len(y.upper))
 	}
-	if root != y.target.Root {
-		return nil, &RootMismatchError{Size: y.target.Size, Computed: root, Want: y.target.Root}
+	if err := y.checkRoot(); err != nil {
+		return nil, err
 	}
 	return &State{Checkpoint: y.target, Frontier: fromSlices(y.rng.Hashes())}, nil
 }
