@@ -2,6 +2,7 @@ package server
 
 import (
 	"context"
+	"crypto/rand"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -12,6 +13,7 @@ import (
 	"github.com/clawnet/ledger/transparency"
 	"github.com/clawnet/ledger/transparency/sequencer"
 	"github.com/prometheus/client_golang/prometheus"
+	"golang.org/x/mod/sumdb/note"
 )
 
 // faultyLog wraps the real log and injects faults.
@@ -196,6 +198,10 @@ func TestMetricsAndAccessLog(t *testing.T) {
 func TestNewConfig(t *testing.T) {
 	e := newEnv(t, envOptions{})
 	reg := prometheus.NewRegistry()
+	_, otherVkey, err := note.GenerateKey(rand.Reader, testOrigin)
+	if err != nil {
+		t.Fatal(err)
+	}
 	for _, tc := range []struct {
 		name string
 		cfg  Config
@@ -203,6 +209,7 @@ func TestNewConfig(t *testing.T) {
 		{"no log", Config{VerifierKey: e.vkey}},
 		{"no key", Config{Log: e.log}},
 		{"bad key", Config{Log: e.log, VerifierKey: "clawnet.test/log+00000000+AAAA"}},
+		{"another log's key", Config{Log: e.log, VerifierKey: otherVkey}},
 		{"registerer without gatherer", Config{Log: e.log, VerifierKey: e.vkey, Registerer: reg}},
 	} {
 		if _, err := New(tc.cfg); err == nil {

@@ -97,8 +97,16 @@ func New(cfg Config) (*Server, error) {
 	if cfg.Log == nil {
 		return nil, errors.New("server: Config.Log is required")
 	}
-	if _, err := transparency.NewVerifier(cfg.VerifierKey); err != nil {
+	v, err := transparency.NewVerifier(cfg.VerifierKey)
+	if err != nil {
 		return nil, fmt.Errorf("server: Config.VerifierKey: %w", err)
+	}
+	// Serving a key that does not verify the log's checkpoints would make
+	// every receipt look forged; refuse the misconfiguration up front.
+	if signed, _, _ := cfg.Log.Checkpoint(); len(signed) > 0 {
+		if _, err := transparency.OpenCheckpoint(signed, v); err != nil {
+			return nil, fmt.Errorf("server: Config.VerifierKey does not verify the log's checkpoint: %w", err)
+		}
 	}
 	s := &Server{
 		log:      cfg.Log,
