@@ -56,19 +56,27 @@ func cmdVerify(_ context.Context, args []string, e *env) error {
 	}
 	out := verifyOutput{OK: true}
 	var security, operational int
+	var last error
 	for _, f := range files {
 		res, err := verifyFile(f, v)
 		if err != nil {
 			out.OK = false
+			last = err
 			res.Error = err.Error()
 			if errors.Is(err, transparency.ErrVerification) {
 				security++
 				res.ErrorClass = "verification"
-				fmt.Fprintf(e.stderr, "clawaudit: FAILED %s\n", describe(err))
 			} else {
 				operational++
 				res.ErrorClass = "error"
-				fmt.Fprintf(e.stderr, "clawaudit: %s\n", describe(err))
+			}
+			// With one file, the error itself is the one line run prints.
+			if len(files) > 1 {
+				prefix := ""
+				if res.ErrorClass == "verification" {
+					prefix = "FAILED "
+				}
+				fmt.Fprintf(e.stderr, "clawaudit: %s%s\n", prefix, describe(err))
 			}
 		} else if !*asJSON {
 			actor := res.Actor
@@ -92,6 +100,8 @@ func cmdVerify(_ context.Context, args []string, e *env) error {
 		fmt.Fprintf(e.stdout, "%s\n", b)
 	}
 	switch {
+	case len(files) == 1 && last != nil:
+		return last
 	case security > 0:
 		return &reportedError{msg: fmt.Sprintf("%d of %d receipts failed verification", security, len(files)), security: true}
 	case operational > 0:
