@@ -52,10 +52,13 @@
 package sequencer
 
 import (
+	"cmp"
 	"context"
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"log/slog"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -188,21 +191,27 @@ type Log struct {
 
 	// Owned by the sequencer goroutine (and by Open before it starts it);
 	// no lock.
-	tree    *compact.Range    // the frontier of the committed tree
-	work    *compact.Range    // the frontier of the batch being built
-	batch   *store.Batch      // the batch being built
-	pending map[string][]byte // Apply writes of the batch being built
-	newHigh []highNode        // hashes at levels >= cacheLevel of the batch
-	added   []*request        // requests whose entry is in the batch
-	keyBuf  []byte            // scratch for keys
-	visitFn compact.VisitFn   // l.visit, bound once
+	tree     *compact.Range    // the frontier of the committed tree
+	work     *compact.Range    // the frontier of the batch being built
+	batch    *store.Batch      // the batch being built
+	pending  map[string][]byte // Apply writes of the batch being built
+	levels   [64]levelRun      // new tree hashes of the batch, by level
+	leaves   []leafRec         // leaf-index records of the batch
+	visitErr error             // a frontier node out of order (a bug)
+	added    []*request        // requests whose entry is in the batch
+	keyBuf   []byte            // scratch for keys
+	visitFn  compact.VisitFn   // l.visit, bound once
 }
 
-type highNode struct {
-	level uint
-	index uint64
-	hash  transparency.Hash
+// levelRun holds the new hashes of one tree level in a batch: they are
+// consecutive, from index first.
+type levelRun struct {
+	first  uint64
+	hashes []transparency.Hash
 }
+
+// leafRec is a leaf-index key without its prefix, sortable as integers.
+type leafRec struct{ prefix, index uint64 }
 
 // Request states: a request is queued until the sequencer takes it
 // (sequenced) or its caller gives up first (cancelled). Whoever wins the
@@ -468,7 +477,10 @@ func (l *Log) sequence(reqs []*request) {
 	start := l.clock()
 	l.batch = l.db.NewBatch()
 	clear(l.pending)
-	l.newHigh = l.newHigh[:0]
+	for i := range l.levels {
+		l.levels[i].hashes = l.levels[i].hashes[:0]
+	}
+	l.leaves = l.leaves[:0]
 	l.added = l.added[:0]
 	l.work = l.copyRange(l.tree)
 	for _, r := range reqs {
@@ -482,10 +494,7 @@ func (l *Log) sequence(reqs []*request) {
 			}
 		}
 		idx := l.work.End()
-		l.keyBuf = entryKey(l.keyBuf[:0], idx)
-		l.batch.Set(l.keyBuf, r.entry)
-		l.keyBuf = leafKey(l.keyBuf[:0], r.leaf, idx)
-		l.batch.Set(l.keyBuf, nil)
+		l.leaves = append(l.leaves, leafRec{binary.BigEndian.Uint64(r.leaf[:leafPrefixLen]), idx})
 		// The range keeps r.leaf[:] only until the frontier is copied
 		// below, before r is answered and recycled.
 		if err := l.work.Append(r.leaf[:], l.visitFn); err != nil {
@@ -494,11 +503,16 @@ func (l *Log) sequence(reqs []*request) {
 		}
 		l.added = append(l.added, r)
 	}
+	if l.visitErr != nil {
+		l.abort(l.visitErr)
+		return
+	}
 	if len(l.added) == 0 {
 		l.batch.Discard()
 		l.batch = nil
 		return
 	}
+	l.writeBatch()
 	size := l.work.End()
 	rootb, err := l.work.GetRootHash(nil)
 	if err != nil {
@@ -524,7 +538,7 @@ func (l *Log) sequence(reqs []*request) {
 	// Committed: adopt the new tree, then make it visible.
 	l.tree = l.copyRange(l.work)
 	l.work = nil
-	if err := l.extendCache(l.newHigh); err != nil {
+	if err := l.extendCache(); err != nil {
 		// The batch is on disk, but the in-memory tree is inconsistent:
 		// stop rather than serve wrong proofs. A restart reloads it.
 		err = l.fail(err)
@@ -600,10 +614,42 @@ func (l *Log) runApply(apply Apply) (err error) {
 
 // visit records a new complete subtree hash of the batch being built.
 func (l *Log) visit(id compact.NodeID, hash []byte) {
-	l.keyBuf = hashKey(l.keyBuf[:0], id.Level, id.Index)
-	l.batch.Set(l.keyBuf, hash)
-	if id.Level >= cacheLevel {
-		l.newHigh = append(l.newHigh, highNode{level: id.Level, index: id.Index, hash: transparency.Hash(hash)})
+	run := &l.levels[id.Level]
+	if len(run.hashes) == 0 {
+		run.first = id.Index
+	} else if id.Index != run.first+uint64(len(run.hashes)) && l.visitErr == nil {
+		l.visitErr = fmt.Errorf("frontier: node (%d, %d) out of order", id.Level, id.Index)
+	}
+	run.hashes = append(run.hashes, transparency.Hash(hash))
+}
+
+// writeBatch writes the entries, tree hashes and leaf-index keys of the
+// batch being built, in key order within each kind: pebble inserts a batch
+// into its memtable in batch order and is much faster on sorted runs.
+func (l *Log) writeBatch() {
+	first := l.work.End() - uint64(len(l.added))
+	for i, r := range l.added {
+		l.keyBuf = entryKey(l.keyBuf[:0], first+uint64(i))
+		l.batch.Set(l.keyBuf, r.entry)
+	}
+	for level := range l.levels {
+		run := &l.levels[level]
+		for i := range run.hashes {
+			l.keyBuf = hashKey(l.keyBuf[:0], uint(level), run.first+uint64(i))
+			l.batch.Set(l.keyBuf, run.hashes[i][:])
+		}
+	}
+	slices.SortFunc(l.leaves, func(a, b leafRec) int {
+		if c := cmp.Compare(a.prefix, b.prefix); c != 0 {
+			return c
+		}
+		return cmp.Compare(a.index, b.index)
+	})
+	for _, lr := range l.leaves {
+		l.keyBuf = append(l.keyBuf[:0], leafPrefix...)
+		l.keyBuf = binary.BigEndian.AppendUint64(l.keyBuf, lr.prefix)
+		l.keyBuf = binary.BigEndian.AppendUint64(l.keyBuf, lr.index)
+		l.batch.Set(l.keyBuf, nil)
 	}
 }
 
@@ -624,21 +670,24 @@ func (l *Log) copyRange(r *compact.Range) *compact.Range {
 	return c
 }
 
-// extendCache adds the hashes of a committed batch to the cache. They come
-// in the order the frontier created them, so each level grows by one at its
-// end; anything else is a bug.
-func (l *Log) extendCache(nodes []highNode) error {
+// extendCache adds the hashes at levels >= cacheLevel of a committed batch
+// to the cache. Each level must grow at its end; anything else is a bug.
+func (l *Log) extendCache() error {
 	l.cacheMu.Lock()
 	defer l.cacheMu.Unlock()
-	for _, n := range nodes {
-		lv := int(n.level - cacheLevel)
+	for level := cacheLevel; level < len(l.levels); level++ {
+		run := &l.levels[level]
+		if len(run.hashes) == 0 {
+			continue
+		}
+		lv := level - cacheLevel
 		for len(l.cache) <= lv {
 			l.cache = append(l.cache, nil)
 		}
-		if n.index != uint64(len(l.cache[lv])) {
-			return fmt.Errorf("tree cache: node (%d, %d) out of order, level has %d", n.level, n.index, len(l.cache[lv]))
+		if run.first != uint64(len(l.cache[lv])) {
+			return fmt.Errorf("tree cache: level %d has %d hashes, batch starts at %d", level, len(l.cache[lv]), run.first)
 		}
-		l.cache[lv] = append(l.cache[lv], n.hash)
+		l.cache[lv] = append(l.cache[lv], run.hashes...)
 	}
 	return nil
 }

@@ -1,0 +1,207 @@
+package sequencer
+
+import (
+	"context"
+	"fmt"
+	"io/fs"
+	"math/rand/v2"
+	"path/filepath"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/clawnet/ledger/transparency"
+	"github.com/clawnet/ledger/transparency/store"
+	"github.com/prometheus/client_golang/prometheus"
+	dto "github.com/prometheus/client_model/go"
+)
+
+// benchLog opens a log on a real temporary directory (real fsyncs).
+func benchLog(b *testing.B) (*Log, *store.DB, string) {
+	return benchLogReg(b, nil)
+}
+
+func benchLogReg(b *testing.B, reg prometheus.Registerer) (*Log, *store.DB, string) {
+	b.Helper()
+	dir := b.TempDir()
+	db, err := store.Open(dir, store.Options{})
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(func() { _ = db.Close() })
+	k := newKey(b, testOrigin)
+	l, err := Open(context.Background(), Config{DB: db, Signer: k.signer, Origin: testOrigin, Registerer: reg})
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(func() { _ = l.Close() })
+	return l, db, dir
+}
+
+// benchEntry is a realistic action decision of about 400 bytes.
+func benchEntry(w, i int) *transparency.Entry {
+	return &transparency.Entry{
+		Version:       transparency.EntryVersion,
+		Type:          "action.decision",
+		Time:          testTime.Add(time.Duration(i) * time.Microsecond),
+		Actor:         "did:key:z6MkhaXgBZDvotDkL5257faiztiGiC2QtKLGpbnnEGta2doK",
+		Owner:         "did:key:z6MkjchhfUsD6mmvni8mCdXHw216Xrm9bQe2mBH1P5RDjVJG",
+		Authz:         &transparency.AuthzRef{Credential: "urn:uuid:3f1d1c8e-5b7a-4c1e-9a0e-" + strconv.Itoa(w), Digest: "sha256:" + strings.Repeat("ab", 32)},
+		Action:        "message/send",
+		Resource:      "inbox/" + strconv.Itoa(i),
+		Counterparty:  "did:key:z6MknGc3ocHs3zdPiJbnaaqDi58NGb4pk1Sp9WxWufuXSdxf",
+		Decision:      transparency.DecisionAllowed,
+		RequestDigest: "sha256:" + strings.Repeat("cd", 32),
+	}
+}
+
+// runWriters appends n entries with the given number of writers and
+// returns the wall time and every append's latency.
+func runWriters(b *testing.B, l *Log, n, writers int) (time.Duration, []time.Duration) {
+	lat := make([][]time.Duration, writers)
+	var wg sync.WaitGroup
+	start := time.Now()
+	for w := range writers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			mine := make([]time.Duration, 0, n/writers+1)
+			for i := w; i < n; i += writers {
+				e := benchEntry(w, i)
+				t0 := time.Now()
+				if _, err := l.Append(context.Background(), e, nil); err != nil {
+					b.Error(err)
+					return
+				}
+				mine = append(mine, time.Since(t0))
+			}
+			lat[w] = mine
+		}()
+	}
+	wg.Wait()
+	elapsed := time.Since(start)
+	return elapsed, slices.Concat(lat...)
+}
+
+func percentileMs(d []time.Duration, p float64) float64 {
+	if len(d) == 0 {
+		return 0
+	}
+	slices.Sort(d)
+	return float64(d[int(float64(len(d)-1)*p)]) / float64(time.Millisecond)
+}
+
+// BenchmarkAppend measures durable appends (each one synced, group
+// commit) with 1, 8, 64 and 256 concurrent writers on a real disk.
+func BenchmarkAppend(b *testing.B) {
+	for _, writers := range []int{1, 8, 64, 256} {
+		b.Run(fmt.Sprintf("writers=%d", writers), func(b *testing.B) {
+			reg := prometheus.NewRegistry()
+			l, _, _ := benchLogReg(b, reg)
+			b.ReportAllocs()
+			b.ResetTimer()
+			elapsed, lat := runWriters(b, l, b.N, writers)
+			b.StopTimer()
+			if h := histogram(b, reg, "clawnet_log_commit_seconds"); h.GetSampleCount() > 0 {
+				b.ReportMetric(h.GetSampleSum()/float64(h.GetSampleCount())*1000, "commit-ms")
+				b.ReportMetric(float64(b.N)/float64(h.GetSampleCount()), "entries/batch")
+			}
+			b.ReportMetric(float64(b.N)/elapsed.Seconds(), "appends/s")
+			b.ReportMetric(percentileMs(lat, 0.50), "p50-ms")
+			b.ReportMetric(percentileMs(lat, 0.99), "p99-ms")
+		})
+	}
+}
+
+// BenchmarkInclusionProof measures building and verifying an inclusion
+// proof to the latest checkpoint in a log of 100,000 entries.
+func BenchmarkInclusionProof(b *testing.B) {
+	l, _, _ := benchLog(b)
+	runWriters(b, l, 100_000, 256)
+	size := l.Size()
+	rng := rand.New(rand.NewPCG(1, 2))
+	b.ReportAllocs()
+	b.ResetTimer()
+	for range b.N {
+		if _, err := l.InclusionProof(rng.Uint64N(size), size); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+// BenchmarkInclusionProofParallel is BenchmarkInclusionProof from all CPUs.
+func BenchmarkInclusionProofParallel(b *testing.B) {
+	l, _, _ := benchLog(b)
+	runWriters(b, l, 100_000, 256)
+	size := l.Size()
+	b.ReportAllocs()
+	b.ResetTimer()
+	b.RunParallel(func(pb *testing.PB) {
+		rng := rand.New(rand.NewPCG(rand.Uint64(), 2))
+		for pb.Next() {
+			if _, err := l.InclusionProof(rng.Uint64N(size), size); err != nil {
+				b.Error(err)
+				return
+			}
+		}
+	})
+}
+
+// BenchmarkBytesPerEntry appends b.N entries, flushes the memtable and
+// reports the sstable bytes on disk per entry next to the entry size (run
+// it with -benchtime=100000x or more for a stable figure).
+func BenchmarkBytesPerEntry(b *testing.B) {
+	l, db, dir := benchLog(b)
+	b.ResetTimer()
+	runWriters(b, l, b.N, 256)
+	b.StopTimer()
+	if err := db.Flush(); err != nil {
+		b.Fatal(err)
+	}
+	var sst, all int64
+	err := filepath.WalkDir(dir, func(p string, d fs.DirEntry, err error) error {
+		if err != nil || d.IsDir() {
+			return err
+		}
+		info, err := d.Info()
+		if err != nil {
+			return err
+		}
+		all += info.Size()
+		if strings.HasSuffix(p, ".sst") {
+			sst += info.Size()
+		}
+		return nil
+	})
+	if err != nil {
+		b.Fatal(err)
+	}
+	var entryBytes int
+	for i := range uint64(min(l.Size(), 1000)) {
+		e, err := l.Entry(i)
+		if err != nil {
+			b.Fatal(err)
+		}
+		entryBytes += len(e)
+	}
+	n := float64(l.Size())
+	b.ReportMetric(float64(sst)/n, "bytes/entry")
+	b.ReportMetric(float64(all)/n, "dir-bytes/entry")
+	b.ReportMetric(float64(entryBytes)/float64(min(l.Size(), 1000)), "entry-bytes")
+}
+
+func histogram(b *testing.B, reg *prometheus.Registry, name string) *dto.Histogram {
+	mfs, err := reg.Gather()
+	if err != nil {
+		b.Fatal(err)
+	}
+	for _, mf := range mfs {
+		if mf.GetName() == name && len(mf.GetMetric()) == 1 {
+			return mf.GetMetric()[0].GetHistogram()
+		}
+	}
+	return &dto.Histogram{}
+}
