@@ -11,7 +11,7 @@ import (
 )
 
 // load reads the committed state from the database (see Recovery in the
-// package doc) and sets l.tree, l.cache and l.state. It runs before the
+// package doc) and sets l.work, l.cache and l.state. It runs before the
 // sequencer goroutine starts.
 func (l *Log) load(ctx context.Context) error {
 	signed, err := l.db.Get(cpKey)
@@ -36,7 +36,7 @@ func (l *Log) load(ctx context.Context) error {
 		}
 		hashes[i] = h[:]
 	}
-	tree, err := rangeFactory.NewRange(0, size, hashes)
+	tree, err := l.factory.NewRange(0, size, hashes)
 	if err != nil {
 		return fmt.Errorf("rebuild frontier of size %d: %w", size, err)
 	}
@@ -57,7 +57,7 @@ func (l *Log) load(ctx context.Context) error {
 	if err := l.loadCache(ctx, size); err != nil {
 		return err
 	}
-	l.tree = tree
+	l.work = tree
 	l.state.Store(&state{size: size, root: root, checkpoint: signed})
 	return nil
 }
@@ -78,7 +78,7 @@ func (l *Log) create(ctx context.Context) error {
 	if err := b.Commit(); err != nil {
 		return fmt.Errorf("store checkpoint of size 0: %w", err)
 	}
-	l.tree = rangeFactory.NewEmptyRange(0)
+	l.work = l.factory.NewEmptyRange(0)
 	l.state.Store(&state{size: 0, root: root, checkpoint: cp})
 	return nil
 }

@@ -54,9 +54,11 @@ package sequencer
 import (
 	"cmp"
 	"context"
+	"crypto/sha256"
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"hash"
 	"log/slog"
 	"slices"
 	"sync"
@@ -67,7 +69,6 @@ import (
 	"github.com/clawnet/ledger/transparency/store"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/transparency-dev/merkle/compact"
-	"github.com/transparency-dev/merkle/rfc6962"
 	"golang.org/x/mod/sumdb/note"
 )
 
@@ -141,7 +142,30 @@ type Appended struct {
 // hash per 256 leaves, about 2.5 MB for 10 million entries.
 const cacheLevel = 8
 
-var rangeFactory = &compact.RangeFactory{Hash: rfc6962.DefaultHasher.HashChildren}
+// nodeHasher computes RFC 6962 interior node hashes for the frontier
+// without allocating per node: the sequencer goroutine owns it, and the
+// hashes it returns live in a slab that is reused once the frontier no
+// longer points into it (build copies the frontier at the end of each
+// batch).
+type nodeHasher struct {
+	buf  [1 + 2*transparency.HashSize]byte
+	slab []byte
+}
+
+func (n *nodeHasher) hashChildren(left, right []byte) []byte {
+	n.buf[0] = 1 // RFC 6962 interior node prefix
+	copy(n.buf[1:], left)
+	copy(n.buf[1+transparency.HashSize:], right)
+	sum := sha256.Sum256(n.buf[:])
+	if cap(n.slab)-len(n.slab) < transparency.HashSize {
+		n.slab = make([]byte, 0, 256*transparency.HashSize)
+	}
+	n.slab = append(n.slab, sum[:]...)
+	return n.slab[len(n.slab)-transparency.HashSize : len(n.slab) : len(n.slab)]
+}
+
+// reset lets the slab be reused: nothing may point into it any more.
+func (n *nodeHasher) reset() { n.slab = n.slab[:0] }
 
 // state is the published, committed state of the log. A *state is never
 // modified after it is stored in Log.state.
@@ -170,37 +194,69 @@ type Log struct {
 	sendMu sync.RWMutex
 	closed bool // guarded by sendMu
 
-	// done is closed when the sequencer goroutine has exited.
+	// done is closed when both goroutines have exited.
 	done chan struct{}
 
-	// failure is set once (by the sequencer goroutine) when the log fails.
+	// failure is set once, by the committer goroutine (or the sequencer
+	// on a bug), when the log fails.
 	failure atomic.Pointer[error]
 
-	// state is the latest committed state. Written by the sequencer
+	// state is the latest committed state. Written by the committer
 	// goroutine after each commit (and by Open before it starts); read by
 	// anyone.
 	state atomic.Pointer[state]
 
 	// cache holds the hashes of tree levels >= cacheLevel:
-	// cache[level-cacheLevel][index]. The sequencer goroutine appends to it
-	// after a commit and before publishing the state that needs the new
+	// cache[level-cacheLevel][index]. The committer goroutine appends to
+	// it after a commit and before publishing the state that needs the new
 	// hashes, so every reader that loaded a state finds all the hashes of
 	// that state here. Guarded by cacheMu.
 	cacheMu sync.RWMutex
 	cache   [][]transparency.Hash
 
+	// The sequencer goroutine builds batches and hands them to the
+	// committer goroutine on toCommit; the committer hands each one back
+	// on free once it has answered its callers. There are pipelineDepth
+	// batches, so the sequencer builds the next batch while the committer
+	// syncs the previous one, and waits when both are in flight.
+	toCommit chan *batchBuf
+	free     chan *batchBuf
+
 	// Owned by the sequencer goroutine (and by Open before it starts it);
 	// no lock.
-	tree     *compact.Range    // the frontier of the committed tree
-	work     *compact.Range    // the frontier of the batch being built
-	batch    *store.Batch      // the batch being built
-	pending  map[string][]byte // Apply writes of the batch being built
-	levels   [64]levelRun      // new tree hashes of the batch, by level
-	leaves   []leafRec         // leaf-index records of the batch
-	visitErr error             // a frontier node out of order (a bug)
-	added    []*request        // requests whose entry is in the batch
+	work     *compact.Range    // the frontier of every batch built so far
+	cur      *batchBuf         // the batch being built
+	seq      uint64            // sequence number of the last batch built
+	pending  map[string][]byte // Apply writes of the batches not known committed
+	owner    map[string]uint64 // which batch wrote each key of pending last
+	txWrites map[string][]byte // scratch: one Tx's writes
 	keyBuf   []byte            // scratch for keys
 	visitFn  compact.VisitFn   // l.visit, bound once
+	visitErr error             // a frontier node out of order (a bug)
+	hasher   nodeHasher        // node hashes of the frontier
+	factory  *compact.RangeFactory
+}
+
+// pipelineDepth is the number of batches in flight: one syncing, one
+// being built.
+const pipelineDepth = 2
+
+// batchBuf is one batch on its way from the sequencer goroutine, which
+// builds it, to the committer goroutine, which commits it, publishes it
+// and answers its callers. It belongs to whichever goroutine last received
+// it on a channel; its slices are reused from batch to batch.
+type batchBuf struct {
+	seq      uint64
+	batch    *store.Batch // nil if no entry was added
+	added    []*request   // callers whose entry is in the batch, in log order
+	rejected []*request   // callers whose Apply failed (r.err is set)
+	size     uint64       // tree size after the batch
+	root     transparency.Hash
+	cp       []byte       // the batch's signed checkpoint
+	levels   [64]levelRun // new tree hashes of the batch, by level
+	leaves   []leafRec    // leaf-index records of the batch
+	keys     []string     // state keys written by the batch's Applies
+	start    time.Time
 }
 
 // levelRun holds the new hashes of one tree level in a batch: they are
@@ -226,16 +282,19 @@ const (
 // sends it; the sequencer goroutine writes res and err and then signals
 // done, which hands the request back to the caller.
 type request struct {
-	entry []byte
-	leaf  transparency.Hash
-	apply Apply
-	state atomic.Int32
-	done  chan struct{} // buffered 1
-	res   Appended
-	err   error
+	entry  []byte
+	leaf   transparency.Hash
+	digest hash.Hash // SHA-256, reused with the request
+	apply  Apply
+	state  atomic.Int32
+	done   chan struct{} // buffered 1
+	res    Appended
+	err    error
 }
 
-var requestPool = sync.Pool{New: func() any { return &request{done: make(chan struct{}, 1)} }}
+var requestPool = sync.Pool{New: func() any {
+	return &request{done: make(chan struct{}, 1), digest: sha256.New()}
+}}
 
 // Open loads the log from cfg.DB (recovering from whatever a crash left, see
 // the package doc) and starts the sequencer goroutine. On an empty log it
@@ -265,7 +324,14 @@ func Open(ctx context.Context, cfg Config) (*Log, error) {
 		clock:    cfg.Clock,
 		logger:   cfg.Logger,
 		pending:  map[string][]byte{},
+		owner:    map[string]uint64{},
+		txWrites: map[string][]byte{},
 		done:     make(chan struct{}),
+		toCommit: make(chan *batchBuf, pipelineDepth),
+		free:     make(chan *batchBuf, pipelineDepth),
+	}
+	for range pipelineDepth {
+		l.free <- &batchBuf{}
 	}
 	if l.maxBatch == 0 {
 		l.maxBatch = DefaultMaxBatchSize
@@ -277,6 +343,7 @@ func Open(ctx context.Context, cfg Config) (*Log, error) {
 		l.logger = slog.New(slog.DiscardHandler)
 	}
 	l.visitFn = l.visit
+	l.factory = &compact.RangeFactory{Hash: l.hasher.hashChildren}
 	l.reqs = make(chan *request, l.maxBatch)
 
 	start := l.clock()
@@ -293,6 +360,7 @@ func Open(ctx context.Context, cfg Config) (*Log, error) {
 	l.logger.Info("log opened", "origin", l.origin, "size", st.size, "root", st.root.String(),
 		"took", l.clock().Sub(start))
 	go l.run()
+	go l.commitLoop()
 	return l, nil
 }
 
@@ -326,7 +394,12 @@ func (l *Log) append(ctx context.Context, entry []byte, apply Apply) (Appended, 
 	}
 	r := requestPool.Get().(*request)
 	r.entry = entry
-	r.leaf = transparency.LeafHash(entry) // here, not in the sequencer
+	// The leaf hash is computed here, not in the sequencer, with the
+	// request's own digest (transparency.LeafHash allocates one per call).
+	r.digest.Reset()
+	r.digest.Write([]byte{0}) // RFC 6962 leaf prefix
+	r.digest.Write(entry)
+	r.digest.Sum(r.leaf[:0])
 	r.apply = apply
 	r.res, r.err = Appended{}, nil
 	r.state.Store(reqQueued)
@@ -403,54 +476,57 @@ func (l *Log) fail(cause error) error {
 	return l.Err()
 }
 
-// run is the sequencer goroutine.
+// run is the sequencer goroutine: it collects appends into batches and
+// builds them.
 func (l *Log) run() {
-	defer close(l.done)
-	batch := make([]*request, 0, l.maxBatch)
+	defer close(l.toCommit)
+	reqs := make([]*request, 0, l.maxBatch)
 	var timer *time.Timer
 	for {
+		buf := <-l.free
 		r, ok := <-l.reqs
 		if !ok {
 			return
 		}
-		batch = append(batch[:0], r)
+		reqs = append(reqs[:0], r)
 		open := true
 	drain:
-		for len(batch) < l.maxBatch {
+		for len(reqs) < l.maxBatch {
 			select {
 			case r, ok := <-l.reqs:
 				if !ok {
 					open = false
 					break drain
 				}
-				batch = append(batch, r)
+				reqs = append(reqs, r)
 			default:
 				break drain
 			}
 		}
-		if open && l.maxAge > 0 && len(batch) < l.maxBatch {
+		if open && l.maxAge > 0 && len(reqs) < l.maxBatch {
 			if timer == nil {
 				timer = time.NewTimer(l.maxAge)
 			} else {
 				timer.Reset(l.maxAge)
 			}
 		wait:
-			for len(batch) < l.maxBatch {
+			for len(reqs) < l.maxBatch {
 				select {
 				case r, ok := <-l.reqs:
 					if !ok {
 						open = false
 						break wait
 					}
-					batch = append(batch, r)
+					reqs = append(reqs, r)
 				case <-timer.C:
 					break wait
 				}
 			}
 			timer.Stop()
 		}
-		l.sequence(batch)
-		clear(batch)
+		l.build(buf, reqs)
+		l.toCommit <- buf
+		clear(reqs)
 		if !open {
 			return
 		}
@@ -463,102 +539,154 @@ func answer(r *request, res Appended, err error) {
 	r.done <- struct{}{}
 }
 
-// sequence builds, commits and publishes one batch, then answers every
-// caller. Runs on the sequencer goroutine.
-func (l *Log) sequence(reqs []*request) {
-	if err := l.Err(); err != nil {
+// build turns requests into a batch: it runs their Apply functions, adds
+// their entries to the frontier, writes everything into one store.Batch
+// and signs the batch's checkpoint. Runs on the sequencer goroutine.
+func (l *Log) build(buf *batchBuf, reqs []*request) {
+	// The batch that last used buf is committed (or failed): its state
+	// writes are in the database now, so Applies no longer need them from
+	// pending, unless a later batch wrote the key again.
+	for _, k := range buf.keys {
+		if l.owner[k] == buf.seq {
+			delete(l.pending, k)
+			delete(l.owner, k)
+		}
+	}
+	l.seq++
+	*buf = batchBuf{
+		seq: l.seq, added: buf.added[:0], rejected: buf.rejected[:0],
+		levels: buf.levels, leaves: buf.leaves[:0], keys: buf.keys[:0],
+		start: l.clock(),
+	}
+	for i := range buf.levels {
+		buf.levels[i].hashes = buf.levels[i].hashes[:0]
+	}
+	l.cur = buf
+	if l.Err() != nil {
+		// The committer answers them all with the failure.
 		for _, r := range reqs {
 			if r.state.CompareAndSwap(reqQueued, reqSequenced) {
-				answer(r, Appended{}, fmt.Errorf("append: %w", err))
+				buf.added = append(buf.added, r)
 			}
 		}
 		return
 	}
-	start := l.clock()
-	l.batch = l.db.NewBatch()
-	clear(l.pending)
-	for i := range l.levels {
-		l.levels[i].hashes = l.levels[i].hashes[:0]
-	}
-	l.leaves = l.leaves[:0]
-	l.added = l.added[:0]
-	l.work = l.copyRange(l.tree)
+	buf.batch = l.db.NewBatch()
 	for _, r := range reqs {
 		if !r.state.CompareAndSwap(reqQueued, reqSequenced) {
 			continue // its caller gave up first
 		}
 		if r.apply != nil {
 			if err := l.runApply(r.apply); err != nil {
-				answer(r, Appended{}, err)
+				r.err = err
+				buf.rejected = append(buf.rejected, r)
 				continue
 			}
 		}
 		idx := l.work.End()
-		l.leaves = append(l.leaves, leafRec{binary.BigEndian.Uint64(r.leaf[:leafPrefixLen]), idx})
-		// The range keeps r.leaf[:] only until the frontier is copied
-		// below, before r is answered and recycled.
-		if err := l.work.Append(r.leaf[:], l.visitFn); err != nil {
-			l.abort(fmt.Errorf("append leaf %d to the frontier: %w", idx, err))
-			return
+		buf.leaves = append(buf.leaves, leafRec{binary.BigEndian.Uint64(r.leaf[:leafPrefixLen]), idx})
+		if err := l.work.Append(r.leaf[:], l.visitFn); err != nil && l.visitErr == nil {
+			l.visitErr = fmt.Errorf("append leaf %d to the frontier: %w", idx, err)
 		}
-		l.added = append(l.added, r)
+		buf.added = append(buf.added, r)
 	}
+	// The frontier may hold r.leaf[:] of requests that the committer will
+	// answer and recycle, and hashes in the hasher's slab: copy it into
+	// memory of its own.
+	l.work = l.copyRange(l.work)
+	l.hasher.reset()
 	if l.visitErr != nil {
-		l.abort(l.visitErr)
+		// A bug: fail, and let the committer answer the callers.
+		l.fail(l.visitErr)
 		return
 	}
-	if len(l.added) == 0 {
-		l.batch.Discard()
-		l.batch = nil
+	if len(buf.added) == 0 {
+		buf.batch.Discard()
+		buf.batch = nil
 		return
 	}
-	l.writeBatch()
-	size := l.work.End()
+	buf.size = l.work.End()
 	rootb, err := l.work.GetRootHash(nil)
 	if err != nil {
-		l.abort(fmt.Errorf("root of size %d: %w", size, err))
+		l.fail(fmt.Errorf("root of size %d: %w", buf.size, err))
 		return
 	}
-	root := transparency.Hash(rootb)
-	cp, err := transparency.SignCheckpoint(transparency.Checkpoint{Origin: l.origin, Size: size, Root: root}, l.signer)
+	buf.root = transparency.Hash(rootb)
+	buf.cp, err = transparency.SignCheckpoint(transparency.Checkpoint{Origin: l.origin, Size: buf.size, Root: buf.root}, l.signer)
 	if err != nil {
-		l.abort(fmt.Errorf("sign checkpoint of size %d: %w", size, err))
+		l.fail(fmt.Errorf("sign checkpoint of size %d: %w", buf.size, err))
 		return
 	}
-	l.batch.Set(cpKey, cp)
-	commitStart := l.clock()
-	err = commit(l.batch)
-	l.batch = nil
-	commitTime := l.clock().Sub(commitStart)
-	l.metrics.commitSeconds.Observe(commitTime.Seconds())
-	if err != nil {
-		l.abort(fmt.Errorf("commit batch of %d entries (size %d): %w", len(l.added), size, err))
-		return
+	l.writeBatch(buf)
+	buf.batch.Set(cpKey, buf.cp)
+}
+
+// commitLoop is the committer goroutine: it commits the batches in the
+// order they were built, publishes each and answers its callers.
+func (l *Log) commitLoop() {
+	defer close(l.done)
+	for buf := range l.toCommit {
+		l.finish(buf)
+		l.free <- buf
 	}
-	// Committed: adopt the new tree, then make it visible.
-	l.tree = l.copyRange(l.work)
-	l.work = nil
-	if err := l.extendCache(); err != nil {
-		// The batch is on disk, but the in-memory tree is inconsistent:
-		// stop rather than serve wrong proofs. A restart reloads it.
-		err = l.fail(err)
-		for _, r := range l.added {
-			answer(r, Appended{}, fmt.Errorf("append: %w", err))
+}
+
+// finish commits one batch (unless the log has failed), publishes it and
+// answers its callers. Runs on the committer goroutine.
+func (l *Log) finish(buf *batchBuf) {
+	if buf.batch != nil && l.Err() == nil {
+		commitStart := l.clock()
+		err := commit(buf.batch)
+		commitTime := l.clock().Sub(commitStart)
+		l.metrics.commitSeconds.Observe(commitTime.Seconds())
+		if err != nil {
+			l.fail(fmt.Errorf("commit batch of %d entries (size %d): %w", len(buf.added), buf.size, err))
+		} else if err := l.extendCache(buf); err != nil {
+			// The batch is on disk, but the in-memory tree is
+			// inconsistent: stop rather than serve wrong proofs. A
+			// restart reloads it.
+			l.fail(err)
+		} else {
+			l.state.Store(&state{size: buf.size, root: buf.root, checkpoint: buf.cp})
+			l.metrics.appends.Add(float64(len(buf.added)))
+			l.metrics.batchSize.Observe(float64(len(buf.added)))
+			l.metrics.treeSize.Set(float64(buf.size))
+			first := buf.size - uint64(len(buf.added))
+			for i, r := range buf.added {
+				answer(r, Appended{Index: first + uint64(i), LeafHash: r.leaf, Checkpoint: buf.cp, Size: buf.size}, nil)
+			}
+			for _, r := range buf.rejected {
+				answer(r, Appended{}, r.err)
+			}
+			l.logger.Debug("batch committed", "entries", len(buf.added), "size", buf.size,
+				"commit", commitTime, "took", l.clock().Sub(buf.start))
+			buf.batch = nil
+			clear(buf.added)
+			clear(buf.rejected)
+			return
 		}
-		l.added = l.added[:0]
-		return
+	} else if buf.batch != nil {
+		buf.batch.Discard()
 	}
-	l.state.Store(&state{size: size, root: root, checkpoint: cp})
-	l.metrics.appends.Add(float64(len(l.added)))
-	l.metrics.batchSize.Observe(float64(len(l.added)))
-	l.metrics.treeSize.Set(float64(size))
-	first := size - uint64(len(l.added))
-	for i, r := range l.added {
-		answer(r, Appended{Index: first + uint64(i), LeafHash: r.leaf, Checkpoint: cp, Size: size}, nil)
+	buf.batch = nil
+	// No commit: the log failed, during this batch or before it. The
+	// rejected callers get the failure too, since their Apply may have
+	// seen state that never became durable.
+	if err := l.Err(); err != nil {
+		err = fmt.Errorf("append: %w", err)
+		for _, r := range buf.added {
+			answer(r, Appended{}, err)
+		}
+		for _, r := range buf.rejected {
+			answer(r, Appended{}, err)
+		}
+	} else {
+		for _, r := range buf.rejected {
+			answer(r, Appended{}, r.err)
+		}
 	}
-	l.added = l.added[:0]
-	l.logger.Debug("batch committed", "entries", size-first, "size", size,
-		"commit", commitTime, "took", l.clock().Sub(start))
+	clear(buf.added)
+	clear(buf.rejected)
 }
 
 // commit commits and syncs b. Pebble treats a failed WAL write or sync as
@@ -578,23 +706,9 @@ func commit(b *store.Batch) (err error) {
 	return b.Commit()
 }
 
-// abort fails the log and answers the callers of the batch being built. The
-// batch's tree changes are dropped (l.tree is untouched).
-func (l *Log) abort(cause error) {
-	if l.batch != nil {
-		l.batch.Discard()
-		l.batch = nil
-	}
-	l.work = nil
-	err := l.fail(cause)
-	for _, r := range l.added {
-		answer(r, Appended{}, fmt.Errorf("append: %w", err))
-	}
-	l.added = l.added[:0]
-}
-
-// runApply runs one Apply on a fresh Tx and, if it succeeds, moves its
-// writes into the batch.
+// runApply runs one Apply on a fresh Tx that sees the database and the
+// writes of every batch not yet known to be committed, and, if it
+// succeeds, moves its writes into the batch and into pending.
 func (l *Log) runApply(apply Apply) (err error) {
 	defer func() {
 		if p := recover(); p != nil {
@@ -606,15 +720,21 @@ func (l *Log) runApply(apply Apply) (err error) {
 	if err := apply(tx); err != nil {
 		return err
 	}
-	if err := tx.Apply(l.batch, l.pending); err != nil {
+	clear(l.txWrites)
+	if err := tx.Apply(l.cur.batch, l.txWrites); err != nil {
 		return fmt.Errorf("append: apply: %w", err)
+	}
+	for k, v := range l.txWrites {
+		l.pending[k] = v
+		l.owner[k] = l.cur.seq
+		l.cur.keys = append(l.cur.keys, k)
 	}
 	return nil
 }
 
 // visit records a new complete subtree hash of the batch being built.
 func (l *Log) visit(id compact.NodeID, hash []byte) {
-	run := &l.levels[id.Level]
+	run := &l.cur.levels[id.Level]
 	if len(run.hashes) == 0 {
 		run.first = id.Index
 	} else if id.Index != run.first+uint64(len(run.hashes)) && l.visitErr == nil {
@@ -623,33 +743,33 @@ func (l *Log) visit(id compact.NodeID, hash []byte) {
 	run.hashes = append(run.hashes, transparency.Hash(hash))
 }
 
-// writeBatch writes the entries, tree hashes and leaf-index keys of the
-// batch being built, in key order within each kind: pebble inserts a batch
-// into its memtable in batch order and is much faster on sorted runs.
-func (l *Log) writeBatch() {
-	first := l.work.End() - uint64(len(l.added))
-	for i, r := range l.added {
+// writeBatch writes the entries, tree hashes and leaf-index keys of a
+// batch, in key order within each kind: pebble inserts a batch into its
+// memtable in batch order and is much faster on sorted runs.
+func (l *Log) writeBatch(buf *batchBuf) {
+	first := buf.size - uint64(len(buf.added))
+	for i, r := range buf.added {
 		l.keyBuf = entryKey(l.keyBuf[:0], first+uint64(i))
-		l.batch.Set(l.keyBuf, r.entry)
+		buf.batch.Set(l.keyBuf, r.entry)
 	}
-	for level := range l.levels {
-		run := &l.levels[level]
+	for level := range buf.levels {
+		run := &buf.levels[level]
 		for i := range run.hashes {
 			l.keyBuf = hashKey(l.keyBuf[:0], uint(level), run.first+uint64(i))
-			l.batch.Set(l.keyBuf, run.hashes[i][:])
+			buf.batch.Set(l.keyBuf, run.hashes[i][:])
 		}
 	}
-	slices.SortFunc(l.leaves, func(a, b leafRec) int {
+	slices.SortFunc(buf.leaves, func(a, b leafRec) int {
 		if c := cmp.Compare(a.prefix, b.prefix); c != 0 {
 			return c
 		}
 		return cmp.Compare(a.index, b.index)
 	})
-	for _, lr := range l.leaves {
+	for _, lr := range buf.leaves {
 		l.keyBuf = append(l.keyBuf[:0], leafPrefix...)
 		l.keyBuf = binary.BigEndian.AppendUint64(l.keyBuf, lr.prefix)
 		l.keyBuf = binary.BigEndian.AppendUint64(l.keyBuf, lr.index)
-		l.batch.Set(l.keyBuf, nil)
+		buf.batch.Set(l.keyBuf, nil)
 	}
 }
 
@@ -663,7 +783,7 @@ func (l *Log) copyRange(r *compact.Range) *compact.Range {
 		out[i] = buf[i*transparency.HashSize : (i+1)*transparency.HashSize : (i+1)*transparency.HashSize]
 		copy(out[i], h)
 	}
-	c, err := rangeFactory.NewRange(r.Begin(), r.End(), out)
+	c, err := l.factory.NewRange(r.Begin(), r.End(), out)
 	if err != nil {
 		panic(fmt.Sprintf("sequencer: copy of a valid range failed: %v", err)) // cannot happen: same sizes
 	}
@@ -672,11 +792,12 @@ func (l *Log) copyRange(r *compact.Range) *compact.Range {
 
 // extendCache adds the hashes at levels >= cacheLevel of a committed batch
 // to the cache. Each level must grow at its end; anything else is a bug.
-func (l *Log) extendCache() error {
+// Runs on the committer goroutine.
+func (l *Log) extendCache(buf *batchBuf) error {
 	l.cacheMu.Lock()
 	defer l.cacheMu.Unlock()
-	for level := cacheLevel; level < len(l.levels); level++ {
-		run := &l.levels[level]
+	for level := cacheLevel; level < len(buf.levels); level++ {
+		run := &buf.levels[level]
 		if len(run.hashes) == 0 {
 			continue
 		}
