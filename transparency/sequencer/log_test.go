@@ -624,3 +624,54 @@ func TestMetrics(t *testing.T) {
 	}
 	openLog(t, db, k, Config{Registerer: reg})
 }
+
+// TestApplyAcrossBatches runs Applies that read and increment one counter
+// from many writers with small batches, so that a batch is built while the
+// previous one is still being committed: every Apply must see the writes
+// of every entry before it in the log, committed or not.
+func TestApplyAcrossBatches(t *testing.T) {
+	db := memDB(t)
+	l := openLog(t, db, newKey(t, testOrigin), Config{MaxBatchSize: 3})
+	counter := []byte("s/test/counter")
+	const writers, per = 16, 40
+	var wg sync.WaitGroup
+	for w := range writers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := range per {
+				var saw uint64
+				a, err := l.Append(context.Background(), testEntry(w*per+i), func(tx *store.Tx) error {
+					if v, err := tx.Get(counter); err == nil {
+						fmt.Sscan(string(v), &saw)
+					} else if !errors.Is(err, store.ErrNotFound) {
+						return err
+					}
+					if (w*per+i)%7 == 3 {
+						return errRejected // rejected: its write must not count
+					}
+					tx.Set(counter, fmt.Appendf(nil, "%d", saw+1))
+					return nil
+				})
+				if (w*per+i)%7 == 3 {
+					if !errors.Is(err, errRejected) {
+						t.Errorf("rejected append: %v", err)
+					}
+					continue
+				}
+				if err != nil {
+					t.Error(err)
+					return
+				}
+				if saw != a.Index {
+					t.Errorf("entry at index %d saw counter %d", a.Index, saw)
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	v, err := db.Get(counter)
+	if err != nil || string(v) != fmt.Sprint(l.Size()) {
+		t.Fatalf("counter %q, %v; want %d", v, err, l.Size())
+	}
+}
