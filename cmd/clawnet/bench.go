@@ -730,7 +730,8 @@ func benchProofs(ctx context.Context, cfg proofBenchConfig) (*proofBenchResult, 
 		return nil, errors.New("the log is empty: nothing to prove")
 	}
 
-	runCtx, stop := context.WithTimeout(ctx, cfg.duration)
+	start := time.Now()
+	runCtx, stop := context.WithDeadline(ctx, start.Add(cfg.duration))
 	defer stop()
 	type clientStats struct {
 		hist             latencyHist
@@ -740,7 +741,6 @@ func benchProofs(ctx context.Context, cfg proofBenchConfig) (*proofBenchResult, 
 	}
 	stats := make([]clientStats, cfg.clients)
 	var wg sync.WaitGroup
-	start := time.Now()
 	for c := range cfg.clients {
 		wg.Add(1)
 		go func() {
