@@ -1,7 +1,7 @@
 // Package sequencer is the durable ClawNet accountability log: an
 // append-only RFC 6962/9162 Merkle tree kept in the shared pebble database
-// (transparency/store), written by one goroutine that sequences concurrent
-// appends into group-committed batches.
+// (transparency/store). One goroutine sequences concurrent appends into
+// group-committed batches.
 //
 // What it promises:
 //
@@ -24,6 +24,18 @@
 //     entries of a failed batch are never acknowledged; after a restart
 //     they are either all in the log or all absent, depending on what the
 //     disk kept.
+//
+// # Concurrency
+//
+// Two goroutines write. The sequencer goroutine owns the tree's frontier:
+// it takes the queued appends, runs their Apply functions in log order,
+// hashes them into the frontier, writes one store.Batch and signs its
+// checkpoint. The committer goroutine commits the batches in that order,
+// with sync, publishes each one (first the in-memory hash cache, then the
+// size, root and checkpoint behind an atomic pointer) and answers its
+// callers. The sequencer builds the next batch while the committer syncs
+// the previous one, so at most two batches are in flight; an Apply sees
+// the writes of the batch in flight too. Readers use only published state.
 //
 // # Storage layout
 //
@@ -117,12 +129,13 @@ type Config struct {
 
 // Apply is run by the sequencer goroutine, serially, in log order, just
 // before its entry is added to the batch. It may read and write state
-// through tx (reads see the batch's earlier writes); its writes commit
-// atomically with the entry. An error rejects that one entry: Append returns
-// the error, nothing of the entry or of tx is written, and the rest of the
-// batch goes on. Writing a key under "t/" is refused the same way. Apply
-// must not block: the whole log waits for it. A panic in Apply is recovered
-// and rejects the entry.
+// through tx: reads see the writes of every earlier entry, even of a batch
+// that is still being committed; its writes commit atomically with the
+// entry. An error rejects that one entry: Append returns the error (once
+// the batches before it are committed), nothing of the entry or of tx is
+// written, and the rest of the batch goes on. Writing a key under "t/" is
+// refused the same way. Apply must not block: the whole log waits for it.
+// A panic in Apply is recovered and rejects the entry.
 type Apply func(tx *store.Tx) error
 
 // Appended is the outcome of a successful Append.
@@ -279,8 +292,9 @@ const (
 )
 
 // request is one Append in flight. The caller's goroutine fills it and
-// sends it; the sequencer goroutine writes res and err and then signals
-// done, which hands the request back to the caller.
+// sends it; from then on the sequencer and then the committer goroutine own
+// it (passed along with its batch), until one of them writes res and err
+// and signals done, which hands the request back to the caller.
 type request struct {
 	entry  []byte
 	leaf   transparency.Hash
@@ -297,8 +311,8 @@ var requestPool = sync.Pool{New: func() any {
 }}
 
 // Open loads the log from cfg.DB (recovering from whatever a crash left, see
-// the package doc) and starts the sequencer goroutine. On an empty log it
-// signs and stores a checkpoint for size 0.
+// the package doc) and starts the sequencer and committer goroutines. On an
+// empty log it signs and stores a checkpoint for size 0.
 func Open(ctx context.Context, cfg Config) (*Log, error) {
 	if cfg.DB == nil {
 		return nil, errors.New("open log: no database")
@@ -444,8 +458,8 @@ func (l *Log) recycle(r *request) {
 }
 
 // Close stops accepting appends (they get ErrClosed), finishes and syncs
-// every batch already queued, answers its callers and stops the sequencer
-// goroutine. It does not close the database. It returns Err().
+// every batch already queued, answers its callers and stops both
+// goroutines. It does not close the database. It returns Err().
 func (l *Log) Close() error {
 	l.sendMu.Lock()
 	if !l.closed {
