@@ -54,7 +54,10 @@ func Open(dir string, o Options) (*DB, error) {
 	if size == 0 {
 		size = 64 << 20
 	}
-	c := pebble.NewCache(size)
+	// Pebble reserves the size of each live memtable (two while one is
+	// flushing) out of the block cache; without room for them on top of
+	// size, the cache holds no blocks at all and every read goes to disk.
+	c := pebble.NewCache(size + 2*int64(po.MemTableSize))
 	defer c.Unref()
 	po.Cache = c
 	if po.FS == nil {
