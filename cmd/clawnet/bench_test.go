@@ -87,7 +87,12 @@ func TestBenchLogData(t *testing.T) {
 			{"throughput is entries over duration", math.Abs(res.AppendsPerS*res.DurationS-float64(r.entries)) < 1e-6*float64(r.entries)},
 		}
 		if r.rate > 0 {
-			checks = append(checks, check{"paced: no faster than the offered rate", res.DurationS >= float64(r.entries-1)/r.rate})
+			checks = append(checks,
+				check{"paced: no faster than the offered rate", res.DurationS >= float64(r.entries-1)/r.rate},
+				// Each latency from the due time is at least its call's.
+				check{"p50 >= call_p50 and p99 >= call_p99", res.P50ms >= res.CallP50ms && res.P99ms >= res.CallP99ms})
+		} else {
+			checks = append(checks, check{"closed loop: call latency is the latency", res.CallP50ms == res.P50ms && res.CallP99ms == res.P99ms})
 		}
 		for _, c := range checks {
 			if !c.ok {
