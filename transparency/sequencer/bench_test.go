@@ -187,6 +187,45 @@ func BenchmarkInclusionProof(b *testing.B) {
 	}
 }
 
+// BenchmarkInclusionProofRecent is BenchmarkInclusionProof for the last
+// 10,000 entries, whose tree hashes are all in memory: the case of a
+// receipt handed out right after an append.
+func BenchmarkInclusionProofRecent(b *testing.B) {
+	l, _, _ := benchLog(b)
+	runWriters(b, l, 100_000, 256)
+	size := l.Size()
+	rng := rand.New(rand.NewPCG(1, 2))
+	b.ReportAllocs()
+	b.ResetTimer()
+	for range b.N {
+		if _, err := l.InclusionProof(size-1-rng.Uint64N(10_000), size); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+// BenchmarkReceiptFor measures the receipt an appender gets for its entry,
+// against its batch's checkpoint.
+func BenchmarkReceiptFor(b *testing.B) {
+	l, _, _ := benchLog(b)
+	runWriters(b, l, 50_000, 256)
+	var recent []Appended
+	for i := range 1000 {
+		a, err := l.Append(context.Background(), benchEntry(0, 50_000+i), nil)
+		if err != nil {
+			b.Fatal(err)
+		}
+		recent = append(recent, a)
+	}
+	b.ReportAllocs()
+	b.ResetTimer()
+	for i := range b.N {
+		if _, err := l.ReceiptFor(recent[i%len(recent)]); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
 // BenchmarkInclusionProofParallel is BenchmarkInclusionProof from all CPUs.
 func BenchmarkInclusionProofParallel(b *testing.B) {
 	l, _, _ := benchLog(b)

@@ -97,36 +97,54 @@ func (l *Log) storedHash(level uint, index uint64) (transparency.Hash, error) {
 	return transparency.Hash(v), nil
 }
 
-// loadCache reads every stored hash at levels >= cacheLevel of the tree of
-// the given size into l.cache, checking that each level is dense.
+// loadCache reads the in-memory caches of the tree of the given size: every
+// stored hash at levels >= cacheLevel into l.cache and the most recent ones
+// below into l.recent, checking that each level is dense.
 func (l *Log) loadCache(ctx context.Context, size uint64) error {
 	l.cache = l.cache[:0]
-	for level := uint(cacheLevel); level < 64 && size>>level > 0; level++ {
+	for level := uint(0); level < 64 && size>>level > 0; level++ {
 		if err := ctx.Err(); err != nil {
 			return err
 		}
 		n := size >> level
-		hs := make([]transparency.Hash, 0, n+n/4)
-		err := l.db.Scan(hashKey(nil, level, 0), hashKey(nil, level, n), func(k, v []byte) (bool, error) {
-			i, err := keyIndex(k)
-			if err != nil {
-				return false, err
-			}
-			if i != uint64(len(hs)) || len(v) != transparency.HashSize {
-				return false, fmt.Errorf("tree hash (%d, %d) missing or malformed", level, len(hs))
-			}
-			hs = append(hs, transparency.Hash(v))
-			return true, nil
-		})
+		var from uint64
+		if level < cacheLevel {
+			from = n - min(n, uint64(recentLeaves>>level))
+		}
+		hs, err := l.loadLevel(level, from, n)
 		if err != nil {
-			return fmt.Errorf("load tree level %d: %w", level, err)
+			return err
 		}
-		if uint64(len(hs)) != n {
-			return fmt.Errorf("load tree level %d: %d hashes, want %d", level, len(hs), n)
+		if level < cacheLevel {
+			l.recent[level] = recentRun{base: from, hashes: hs}
+		} else {
+			l.cache = append(l.cache, hs)
 		}
-		l.cache = append(l.cache, hs)
 	}
 	return nil
+}
+
+// loadLevel reads the stored hashes of one level, indexes [from, to).
+func (l *Log) loadLevel(level uint, from, to uint64) ([]transparency.Hash, error) {
+	hs := make([]transparency.Hash, 0, (to-from)+(to-from)/4)
+	err := l.db.Scan(hashKey(nil, level, from), hashKey(nil, level, to), func(k, v []byte) (bool, error) {
+		i, err := keyIndex(k)
+		if err != nil {
+			return false, err
+		}
+		if i != from+uint64(len(hs)) || len(v) != transparency.HashSize {
+			return false, fmt.Errorf("tree hash (%d, %d) missing or malformed", level, from+uint64(len(hs)))
+		}
+		hs = append(hs, transparency.Hash(v))
+		return true, nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("load tree level %d: %w", level, err)
+	}
+	if uint64(len(hs)) != to-from {
+		return nil, fmt.Errorf("load tree level %d: %d hashes, want %d", level, len(hs), to-from)
+	}
+	return hs, nil
 }
 
 // removeBeyond deletes the entries, their leaf-index keys and the tree

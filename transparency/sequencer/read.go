@@ -39,7 +39,7 @@ func (l *Log) LeafHashAt(index uint64) (transparency.Hash, error) {
 	if size := l.Size(); index >= size {
 		return transparency.Hash{}, fmt.Errorf("leaf hash %d: %w (tree size %d)", index, ErrNotFound, size)
 	}
-	return l.storedHash(0, index)
+	return l.hashAt(0, index)
 }
 
 // IndexOf returns the lowest index whose entry has the given leaf hash, or
@@ -58,7 +58,7 @@ func (l *Log) IndexOf(leaf transparency.Hash) (uint64, error) {
 		if err != nil {
 			return false, err
 		}
-		h, err := l.storedHash(0, i)
+		h, err := l.hashAt(0, i)
 		if err != nil {
 			ierr = err
 			return false, nil
@@ -110,39 +110,68 @@ func (l *Log) rootAt(size uint64, st *state) (transparency.Hash, error) {
 }
 
 // nodeHashes reads the hashes of complete subtrees of the committed tree:
-// levels >= cacheLevel from memory, the others from the database.
+// from memory when cached (levels >= cacheLevel, and the recent part of the
+// levels below), else from the database.
 func (l *Log) nodeHashes(ids []compact.NodeID) ([][]byte, error) {
 	out := make([][]byte, len(ids))
 	buf := make([]byte, len(ids)*transparency.HashSize)
+	var dbBuf [16]int
+	fromDB := dbBuf[:0] // indexes into ids of the hashes to read from the database
 	missing := false
 	l.cacheMu.RLock()
 	for i, id := range ids {
 		out[i] = buf[i*transparency.HashSize : (i+1)*transparency.HashSize : (i+1)*transparency.HashSize]
-		if id.Level < cacheLevel {
+		if h, ok := l.cachedLocked(id.Level, id.Index); ok {
+			copy(out[i], h[:])
 			continue
 		}
-		lv := int(id.Level - cacheLevel)
-		if lv >= len(l.cache) || id.Index >= uint64(len(l.cache[lv])) {
+		if id.Level >= cacheLevel {
 			missing = true
 			break
 		}
-		copy(out[i], l.cache[lv][id.Index][:])
+		fromDB = append(fromDB, i)
 	}
 	l.cacheMu.RUnlock()
 	if missing {
 		return nil, errors.New("tree cache is missing a committed hash")
 	}
-	for i, id := range ids {
-		if id.Level >= cacheLevel {
-			continue
-		}
-		h, err := l.storedHash(id.Level, id.Index)
+	for _, i := range fromDB {
+		h, err := l.storedHash(ids[i].Level, ids[i].Index)
 		if err != nil {
 			return nil, err
 		}
 		copy(out[i], h[:])
 	}
 	return out, nil
+}
+
+// cachedLocked returns the hash of the complete subtree (level, index) if it
+// is in memory. The caller holds cacheMu.
+func (l *Log) cachedLocked(level uint, index uint64) (transparency.Hash, bool) {
+	if level >= cacheLevel {
+		lv := int(level - cacheLevel)
+		if lv < len(l.cache) && index < uint64(len(l.cache[lv])) {
+			return l.cache[lv][index], true
+		}
+		return transparency.Hash{}, false
+	}
+	r := &l.recent[level]
+	if index >= r.base && index-r.base < uint64(len(r.hashes)) {
+		return r.hashes[index-r.base], true
+	}
+	return transparency.Hash{}, false
+}
+
+// hashAt returns the hash of a committed complete subtree, from memory or
+// from the database.
+func (l *Log) hashAt(level uint, index uint64) (transparency.Hash, error) {
+	l.cacheMu.RLock()
+	h, ok := l.cachedLocked(level, index)
+	l.cacheMu.RUnlock()
+	if ok {
+		return h, nil
+	}
+	return l.storedHash(level, index)
 }
 
 func toHashes(hs [][]byte) []transparency.Hash {
@@ -186,7 +215,7 @@ func (l *Log) inclusion(index, size uint64, st *state) ([]transparency.Hash, tra
 		return nil, root, leaf, fmt.Errorf("inclusion proof %d in %d: %w", index, size, err)
 	}
 	p := toHashes(hs)
-	if leaf, err = l.storedHash(0, index); err != nil {
+	if leaf, err = l.hashAt(0, index); err != nil {
 		return nil, root, leaf, fmt.Errorf("inclusion proof %d in %d: %w", index, size, err)
 	}
 	if root, err = l.rootAt(size, st); err != nil {
@@ -292,9 +321,11 @@ func (l *Log) ReceiptFor(a Appended) (*transparency.Receipt, error) {
 	if leaf != a.LeafHash {
 		return nil, fmt.Errorf("receipt: %w: leaf hash of entry %d is not %s", ErrInvalid, a.Index, a.LeafHash)
 	}
-	entry, err := l.db.Get(entryKey(nil, a.Index))
-	if err != nil {
-		return nil, fmt.Errorf("receipt: entry %d: %w", a.Index, err)
+	entry := a.Entry
+	if entry == nil || transparency.LeafHash(entry) != leaf {
+		if entry, err = l.db.Get(entryKey(nil, a.Index)); err != nil {
+			return nil, fmt.Errorf("receipt: entry %d: %w", a.Index, err)
+		}
 	}
 	return &transparency.Receipt{
 		Format:         transparency.ReceiptFormat,

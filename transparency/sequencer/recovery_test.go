@@ -413,3 +413,72 @@ func TestOpenRemovesKeysBeyondSize(t *testing.T) {
 	}
 	checkLog(t, l2, k)
 }
+
+// TestRecentWindow shrinks the in-memory window of recent tree hashes so
+// that proofs cross from memory to the database, before and after a
+// reopen (which reloads the window), and checks every proof against
+// sumdb/tlog.
+func TestRecentWindow(t *testing.T) {
+	saved := recentLeaves
+	recentLeaves = 64
+	t.Cleanup(func() { recentLeaves = saved })
+
+	k := newKey(t, testOrigin)
+	db := memDB(t)
+	ref := &tlogStore{}
+	var refN uint64 // entries in ref
+	check := func(l *Log) {
+		t.Helper()
+		size := l.Size()
+		for ; refN < size; refN++ {
+			b, err := l.Entry(refN)
+			if err != nil {
+				t.Fatal(err)
+			}
+			ref.add(t, int64(refN), b)
+		}
+		root, err := l.RootAt(size)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for i := range size {
+			p, err := l.InclusionProof(i, size)
+			if err != nil {
+				t.Fatalf("InclusionProof(%d, %d): %v", i, size, err)
+			}
+			want, err := tlog.ProveRecord(int64(size), int64(i), ref)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if len(p) != len(want) {
+				t.Fatalf("InclusionProof(%d, %d): %d hashes, want %d", i, size, len(p), len(want))
+			}
+			for j := range p {
+				if tlog.Hash(p[j]) != want[j] {
+					t.Fatalf("InclusionProof(%d, %d) differs from tlog", i, size)
+				}
+			}
+			leaf, err := l.LeafHashAt(i)
+			if err != nil || transparency.VerifyInclusion(i, size, leaf, p, root) != nil {
+				t.Fatalf("leaf %d: %v", i, err)
+			}
+		}
+		l.cacheMu.RLock()
+		defer l.cacheMu.RUnlock()
+		for level, r := range l.recent {
+			if w := recentLeaves >> level; len(r.hashes) > 2*w || r.base+uint64(len(r.hashes)) != size>>level {
+				t.Fatalf("recent level %d: %d hashes from %d, window %d, size %d", level, len(r.hashes), r.base, w, size)
+			}
+		}
+	}
+	l := openLog(t, db, k, Config{MaxBatchSize: 7})
+	fill(t, l, 0, 600, 8)
+	check(l)
+	if err := l.Close(); err != nil {
+		t.Fatal(err)
+	}
+	l = openLog(t, db, k, Config{MaxBatchSize: 7})
+	check(l)
+	fill(t, l, 600, 301, 8)
+	check(l)
+}

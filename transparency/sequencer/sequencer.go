@@ -149,11 +149,22 @@ type Appended struct {
 	Checkpoint []byte
 	// Size is that checkpoint's tree size.
 	Size uint64
+	// Entry is the exact entry bytes that were logged (shared with the
+	// log: do not modify). ReceiptFor uses it instead of reading the entry.
+	Entry []byte
 }
 
-// cacheLevel is the lowest tree level whose hashes are kept in memory: one
-// hash per 256 leaves, about 2.5 MB for 10 million entries.
-const cacheLevel = 8
+// cacheLevel is the lowest tree level whose hashes are all kept in memory:
+// one hash per 32 leaves in all, about 10 MB for 10 million entries. Proofs
+// read at most cacheLevel+1 hashes (the leaf and its lower siblings) from
+// pebble, none for recent entries.
+const cacheLevel = 6
+
+// recentLeaves is how much of the most recent part of the tree has all its
+// hashes below cacheLevel in memory (4 MB at most), so that receipts and
+// proofs for fresh entries, by far the most frequent, read nothing from
+// pebble. A variable so that tests can make it small.
+var recentLeaves = 1 << 15
 
 // nodeHasher computes RFC 6962 interior node hashes for the frontier
 // without allocating per node: the sequencer goroutine owns it, and the
@@ -226,6 +237,10 @@ type Log struct {
 	// that state here. Guarded by cacheMu.
 	cacheMu sync.RWMutex
 	cache   [][]transparency.Hash
+	// recent[level] holds the last hashes of each level below cacheLevel
+	// (at least recentLeaves>>level of them once the tree is that big).
+	// Maintained like cache, guarded by cacheMu.
+	recent [cacheLevel]recentRun
 
 	// The sequencer goroutine builds batches and hands them to the
 	// committer goroutine on toCommit; the committer hands each one back
@@ -276,6 +291,13 @@ type batchBuf struct {
 // consecutive, from index first.
 type levelRun struct {
 	first  uint64
+	hashes []transparency.Hash
+}
+
+// recentRun is the tail of one tree level: hashes of indexes base,
+// base+1, ...
+type recentRun struct {
+	base   uint64
 	hashes []transparency.Hash
 }
 
@@ -667,7 +689,7 @@ func (l *Log) finish(buf *batchBuf) {
 			l.metrics.treeSize.Set(float64(buf.size))
 			first := buf.size - uint64(len(buf.added))
 			for i, r := range buf.added {
-				answer(r, Appended{Index: first + uint64(i), LeafHash: r.leaf, Checkpoint: buf.cp, Size: buf.size}, nil)
+				answer(r, Appended{Index: first + uint64(i), LeafHash: r.leaf, Checkpoint: buf.cp, Size: buf.size, Entry: r.entry}, nil)
 			}
 			for _, r := range buf.rejected {
 				answer(r, Appended{}, r.err)
@@ -804,12 +826,29 @@ func (l *Log) copyRange(r *compact.Range) *compact.Range {
 	return c
 }
 
-// extendCache adds the hashes at levels >= cacheLevel of a committed batch
-// to the cache. Each level must grow at its end; anything else is a bug.
-// Runs on the committer goroutine.
+// extendCache adds the hashes of a committed batch to the in-memory
+// caches: those at levels >= cacheLevel to cache, the others to recent
+// (dropping the oldest). Each level must grow at its end; anything else is
+// a bug. Runs on the committer goroutine.
 func (l *Log) extendCache(buf *batchBuf) error {
 	l.cacheMu.Lock()
 	defer l.cacheMu.Unlock()
+	for level := range cacheLevel {
+		run := &buf.levels[level]
+		if len(run.hashes) == 0 {
+			continue
+		}
+		r := &l.recent[level]
+		if run.first != r.base+uint64(len(r.hashes)) {
+			return fmt.Errorf("recent tree hashes: level %d ends at %d, batch starts at %d", level, r.base+uint64(len(r.hashes)), run.first)
+		}
+		r.hashes = append(r.hashes, run.hashes...)
+		if w := recentLeaves >> level; len(r.hashes) > 2*w {
+			drop := len(r.hashes) - w
+			r.hashes = r.hashes[:copy(r.hashes, r.hashes[drop:])]
+			r.base += uint64(drop)
+		}
+	}
 	for level := cacheLevel; level < len(buf.levels); level++ {
 		run := &buf.levels[level]
 		if len(run.hashes) == 0 {
