@@ -219,7 +219,8 @@ type Log struct {
 	closed bool // guarded by sendMu
 
 	// done is closed when both goroutines have exited.
-	done chan struct{}
+	done           chan struct{}
+	unregisterOnce sync.Once // Close unregisters the metrics once
 
 	// failure is set once, by the committer goroutine (or the sequencer
 	// on a bug), when the log fails.
@@ -490,7 +491,7 @@ func (l *Log) Close() error {
 	}
 	l.sendMu.Unlock()
 	<-l.done
-	l.metrics.unregister()
+	l.unregisterOnce.Do(l.metrics.unregister)
 	return l.Err()
 }
 
