@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"flag"
 	"fmt"
 	"math/rand/v2"
 	"strings"
@@ -105,7 +106,11 @@ func TestReopen(t *testing.T) {
 func TestCrashRecovery(t *testing.T) {
 	k := newKey(t, testOrigin)
 	rng := rand.New(rand.NewPCG(1, 1))
-	for round := range 6 {
+	rounds := 6
+	if *long {
+		rounds = 200
+	}
+	for round := range rounds {
 		t.Run(fmt.Sprint("round", round), func(t *testing.T) {
 			fs := vfs.NewCrashableMem()
 			db, err := store.Open("db", store.Options{FS: fs})
@@ -192,6 +197,8 @@ func TestCrashRecovery(t *testing.T) {
 		})
 	}
 }
+
+var long = flag.Bool("long", false, "run the long soak tests (many crash rounds)")
 
 // walInjector fails the operations of the given kinds on pebble's WAL files
 // once it is switched on.
