@@ -47,9 +47,11 @@
 //	"t/l/" + leaf hash[:8] + 8-byte BE index   -> empty (leaf-hash index)
 //	"t/cp"                                     -> the latest signed checkpoint
 //
-// A level-L C2SP hash tile (tree level 8L) is a range scan of "t/h/". Hashes
-// at tree levels >= 8 (one per 256 leaves) are also kept in memory, so proofs
-// read at most 8 hashes from pebble.
+// A level-0 C2SP hash tile or entry bundle is a range scan of "t/h/" or
+// "t/e/". All hashes at tree levels >= 6 (one per 32 leaves in all) are
+// also kept in memory, and so are all hashes of the most recent 32,768
+// leaves: a proof reads at most 7 hashes from pebble, and none for a recent
+// entry. Higher hash tiles are served from memory.
 //
 // # Recovery
 //
@@ -335,7 +337,8 @@ var requestPool = sync.Pool{New: func() any {
 
 // Open loads the log from cfg.DB (recovering from whatever a crash left, see
 // the package doc) and starts the sequencer and committer goroutines. On an
-// empty log it signs and stores a checkpoint for size 0.
+// empty log it signs and stores a checkpoint for size 0. At most one Log may
+// be open on a database at a time.
 func Open(ctx context.Context, cfg Config) (*Log, error) {
 	if cfg.DB == nil {
 		return nil, errors.New("open log: no database")
