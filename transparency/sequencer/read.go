@@ -49,7 +49,6 @@ func (l *Log) IndexOf(leaf transparency.Hash) (uint64, error) {
 	var (
 		found bool
 		index uint64
-		ierr  error
 	)
 	// Keys sort by index within a leaf-hash prefix, so the first confirmed
 	// key is the lowest index.
@@ -60,8 +59,7 @@ func (l *Log) IndexOf(leaf transparency.Hash) (uint64, error) {
 		}
 		h, err := l.hashAt(0, i)
 		if err != nil {
-			ierr = err
-			return false, nil
+			return false, err
 		}
 		if h == leaf {
 			found, index = true, i
@@ -69,9 +67,6 @@ func (l *Log) IndexOf(leaf transparency.Hash) (uint64, error) {
 		}
 		return true, nil // same 8-byte prefix, different leaf
 	})
-	if err == nil {
-		err = ierr
-	}
 	if err != nil {
 		return 0, fmt.Errorf("index of leaf %s: %w", leaf, err)
 	}
