@@ -54,10 +54,12 @@ func Open(dir string, o Options) (*DB, error) {
 	if size == 0 {
 		size = 64 << 20
 	}
-	// Pebble reserves the size of each live memtable (two while one is
-	// flushing) out of the block cache; without room for them on top of
-	// size, the cache holds no blocks at all and every read goes to disk.
-	c := pebble.NewCache(size + 2*int64(po.MemTableSize))
+	// Pebble reserves the size of each live memtable out of the block
+	// cache: without room for one memtable on top of size, the cache holds
+	// no blocks at all and every read goes to disk. The capacity is also
+	// pebble's memory budget: memtables plus cached blocks stay within
+	// size + MemTableSize (the cache shrinks while a memtable flushes).
+	c := pebble.NewCache(size + int64(po.MemTableSize))
 	defer c.Unref()
 	po.Cache = c
 	if po.FS == nil {
