@@ -154,7 +154,7 @@ func cmdBenchLog(ctx context.Context, args []string, stdout, stderr io.Writer) i
 	fs.IntVar(&cfg.maxBatch, "max-batch-size", 0, "sequencer batch size bound (0 = default)")
 	fs.DurationVar(&cfg.maxAge, "max-batch-age", 0, "sequencer batch age bound (0 = default)")
 	progress := fs.Bool("progress", false, "print progress to stderr every 10s")
-	cpuProfile := fs.String("cpuprofile", "", "write a CPU profile of the append phase to `file`")
+	cpuProfile := fs.String("cpuprofile", "", "write a CPU profile, from the start to the last append, to `file`")
 	if err := fs.Parse(args); err != nil {
 		return exitUsage
 	}
@@ -376,6 +376,7 @@ func runBenchWriters(ctx context.Context, l *sequencer.Log, cfg logBenchConfig) 
 		errOnce  sync.Once
 		firstErr error // written once under errOnce, read after wg.Wait
 	)
+	// hists[w] and callHists[w] belong to writer w until wg.Wait returns.
 	hists := make([]latencyHist, cfg.writers)
 	callHists := make([]latencyHist, cfg.writers)
 	digest := transparency.DigestSHA256([32]byte{1, 2, 3})
@@ -756,6 +757,7 @@ func benchProofs(ctx context.Context, cfg proofBenchConfig) (*proofBenchResult, 
 		errors           uint64
 		firstErr         error
 	}
+	// stats[c] belongs to client c until wg.Wait returns.
 	stats := make([]clientStats, cfg.clients)
 	var wg sync.WaitGroup
 	for c := range cfg.clients {
