@@ -5,7 +5,6 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
-	"regexp"
 	"strings"
 	"time"
 	"unicode/utf8"
@@ -102,10 +101,50 @@ type wireEntry struct {
 	RequestDigest string    `json:"request_digest,omitempty"`
 }
 
-var (
-	typeRE   = regexp.MustCompile(`^[a-z][a-z0-9_]*(\.[a-z][a-z0-9_]*)+$`)
-	digestRE = regexp.MustCompile(`^sha256:[0-9a-f]{64}$`)
-)
+// validType reports whether s matches ^[a-z][a-z0-9_]*(\.[a-z][a-z0-9_]*)+$:
+// two or more dot-separated lowercase words. Hand-written because a regexp
+// here cost half of Marshal's time on the append path.
+func validType(s string) bool {
+	words := 0
+	start := true
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		switch {
+		case c == '.':
+			if start {
+				return false
+			}
+			start = true
+		case c >= 'a' && c <= 'z':
+			if start {
+				words++
+			}
+			start = false
+		case (c >= '0' && c <= '9') || c == '_':
+			if start {
+				return false
+			}
+		default:
+			return false
+		}
+	}
+	return !start && words >= 2
+}
+
+// validDigest reports whether s matches ^sha256:[0-9a-f]{64}$.
+func validDigest(s string) bool {
+	const prefix = "sha256:"
+	if len(s) != len(prefix)+64 || s[:len(prefix)] != prefix {
+		return false
+	}
+	for i := len(prefix); i < len(s); i++ {
+		c := s[i]
+		if !(c >= '0' && c <= '9') && !(c >= 'a' && c <= 'f') {
+			return false
+		}
+	}
+	return true
+}
 
 // DigestSHA256 formats a SHA-256 digest the way entries carry it:
 // "sha256:" followed by 64 lowercase hex digits.
@@ -118,7 +157,7 @@ func (e *Entry) Validate() error {
 	if e.Version != EntryVersion {
 		return fmt.Errorf("%w: entry: unsupported version %d", ErrMalformed, e.Version)
 	}
-	if !typeRE.MatchString(e.Type) || len(e.Type) > 128 {
+	if !validType(e.Type) || len(e.Type) > 128 {
 		return fmt.Errorf("%w: entry: bad type %q", ErrMalformed, e.Type)
 	}
 	if e.Time.IsZero() {
@@ -150,14 +189,14 @@ func (e *Entry) Validate() error {
 		if e.Authz.Credential == "" || len(e.Authz.Credential) > maxFieldLen || !utf8.ValidString(e.Authz.Credential) {
 			return fmt.Errorf("%w: entry: bad authz credential", ErrMalformed)
 		}
-		if !digestRE.MatchString(e.Authz.Digest) {
+		if !validDigest(e.Authz.Digest) {
 			return fmt.Errorf("%w: entry: bad authz digest", ErrMalformed)
 		}
 	}
 	if e.Decision != DecisionNone && !knownDecisions[e.Decision] {
 		return fmt.Errorf("%w: entry: unknown decision %q", ErrMalformed, e.Decision)
 	}
-	if e.RequestDigest != "" && !digestRE.MatchString(e.RequestDigest) {
+	if e.RequestDigest != "" && !validDigest(e.RequestDigest) {
 		return fmt.Errorf("%w: entry: bad request_digest", ErrMalformed)
 	}
 	return nil
