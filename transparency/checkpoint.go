@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"strconv"
 	"strings"
+	"unicode/utf8"
 
 	"golang.org/x/mod/sumdb/note"
 )
@@ -104,6 +105,11 @@ func OpenCheckpoint(signed []byte, v note.Verifier) (*SignedCheckpoint, error) {
 			return nil, fmt.Errorf("%w: checkpoint: no signature by the log key %s", ErrVerification, v.Name())
 		case errors.As(err, &invalid):
 			return nil, fmt.Errorf("%w: checkpoint: %v", ErrVerification, err)
+		case signatureBlockDamaged(signed):
+			// The body is a well-formed checkpoint but no signature line
+			// can be read: a signature was damaged or forged, which is a
+			// verification failure, not a format problem.
+			return nil, fmt.Errorf("%w: checkpoint: no readable signature by the log key %s: %v", ErrVerification, v.Name(), err)
 		default:
 			return nil, fmt.Errorf("%w: checkpoint: %v", ErrMalformed, err)
 		}
@@ -116,6 +122,25 @@ func OpenCheckpoint(signed []byte, v note.Verifier) (*SignedCheckpoint, error) {
 		return nil, fmt.Errorf("%w: checkpoint: origin %q is not the log key name %q", ErrVerification, c.Origin, v.Name())
 	}
 	return &SignedCheckpoint{Checkpoint: c, Note: append([]byte(nil), signed...)}, nil
+}
+
+// signatureBlockDamaged reports whether a note that note.Open refused has a
+// well-formed checkpoint body followed by a signature block: then what is
+// wrong is in the signatures.
+func signatureBlockDamaged(signed []byte) bool {
+	i := strings.LastIndex(string(signed), "\n\n")
+	if i < 0 {
+		return false
+	}
+	text := string(signed[:i+1])
+	if !utf8.ValidString(text) || strings.ContainsFunc(text, func(r rune) bool { return (r < 0x20 && r != '\n') || r == 0x7f }) {
+		return false
+	}
+	if _, err := ParseCheckpointText(text); err != nil {
+		return false
+	}
+	sigs := string(signed[i+2:])
+	return strings.HasPrefix(sigs, "— ")
 }
 
 // NewVerifier parses a verifier key string ("<name>+<hash>+<keydata>").

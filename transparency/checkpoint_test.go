@@ -156,7 +156,7 @@ func TestOpenCheckpoint(t *testing.T) {
 		{"verifier of another log", signed, other.verifier, "verification"},
 		{"no signature block", []byte(text), logKey.verifier, "malformed"},
 		{"signature line without em dash", []byte(strings.Replace(string(signed), "— ", "- ", 1)), logKey.verifier, "malformed"},
-		{"signature not base64", []byte(string(signed[:sigStart]) + "— " + testOrigin + " !!!!\n"), logKey.verifier, "malformed"},
+		{"signature not base64", []byte(string(signed[:sigStart]) + "— " + testOrigin + " !!!!\n"), logKey.verifier, "verification"},
 		{"control character", []byte(strings.Replace(string(signed), "\n", "\x00\n", 1)), logKey.verifier, "malformed"},
 		{"invalid UTF-8", append([]byte("\xff"), signed...), logKey.verifier, "malformed"},
 		{"signed but malformed body", signNote(t, testOrigin+"\n01234\n"+sampleRoot(7).String()+"\n", logKey.signer), logKey.verifier, "malformed"},
