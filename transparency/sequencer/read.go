@@ -1,6 +1,7 @@
 package sequencer
 
 import (
+	"crypto/sha256"
 	"errors"
 	"fmt"
 
@@ -104,14 +105,24 @@ func (l *Log) rootAt(size uint64, st *state) (transparency.Hash, error) {
 	return root, nil
 }
 
-// nodeHashes reads the hashes of complete subtrees of the committed tree:
+// nodeHashes returns the hashes of complete subtrees of the committed tree:
 // from memory when cached (levels >= cacheLevel, and the recent part of the
-// levels below), else from the database.
+// levels below), else computed from the stored leaf hashes.
+//
+// A subtree below cacheLevel spans at most 2^cacheLevel leaves, and the
+// uncached nodes of one inclusion proof (its siblings below cacheLevel and
+// the leaf) all lie in the same aligned run of 2^cacheLevel leaves: one
+// range scan of adjacent level-0 keys, usually a single block, and at most
+// 2^cacheLevel - cacheLevel - 1 hash computations replace up to
+// cacheLevel + 1 point reads in different parts of the key space. The
+// interior hashes stored for those levels are not read here (Open reads
+// them to rebuild the frontier); the proof built from them is verified
+// against the root before it is returned anyway.
 func (l *Log) nodeHashes(ids []compact.NodeID) ([][]byte, error) {
 	out := make([][]byte, len(ids))
 	buf := make([]byte, len(ids)*transparency.HashSize)
 	var dbBuf [16]int
-	fromDB := dbBuf[:0] // indexes into ids of the hashes to read from the database
+	fromDB := dbBuf[:0] // indexes into ids of the hashes to compute from stored leaves
 	missing := false
 	l.cacheMu.RLock()
 	for i, id := range ids {
@@ -130,14 +141,84 @@ func (l *Log) nodeHashes(ids []compact.NodeID) ([][]byte, error) {
 	if missing {
 		return nil, errors.New("tree cache is missing a committed hash")
 	}
-	for _, i := range fromDB {
-		h, err := l.storedHash(ids[i].Level, ids[i].Index)
-		if err != nil {
+	// Group the nodes by their aligned run of 2^cacheLevel leaves and read
+	// each run's needed leaves once.
+	var leaves [1 << cacheLevel]transparency.Hash
+	for len(fromDB) > 0 {
+		run := ids[fromDB[0]].Index << ids[fromDB[0]].Level >> cacheLevel
+		lo, hi := uint64(1)<<63, uint64(0)
+		for _, i := range fromDB {
+			id := ids[i]
+			first := id.Index << id.Level
+			if first>>cacheLevel != run {
+				continue
+			}
+			lo, hi = min(lo, first), max(hi, first+1<<id.Level)
+		}
+		if err := l.readLeaves(lo, leaves[:hi-lo]); err != nil {
 			return nil, err
 		}
-		copy(out[i], h[:])
+		rest := fromDB[:0]
+		for _, i := range fromDB {
+			id := ids[i]
+			first := id.Index << id.Level
+			if first>>cacheLevel != run {
+				rest = append(rest, i)
+				continue
+			}
+			// A scratch copy: subtreeHash overwrites its input, and the
+			// nodes asked for may overlap.
+			var scratch [1 << cacheLevel]transparency.Hash
+			w := copy(scratch[:], leaves[first-lo:first-lo+1<<id.Level])
+			h := subtreeHash(scratch[:w])
+			copy(out[i], h[:])
+		}
+		fromDB = rest
 	}
 	return out, nil
+}
+
+// readLeaves reads the stored leaf hashes of indexes [lo, lo+len(dst)) into
+// dst with one range scan.
+func (l *Log) readLeaves(lo uint64, dst []transparency.Hash) error {
+	var kb1, kb2 [len(hashPrefix) + 9]byte
+	next := lo
+	end := lo + uint64(len(dst))
+	err := l.db.Scan(hashKey(kb1[:0], 0, lo), hashKey(kb2[:0], 0, end), func(k, v []byte) (bool, error) {
+		i, err := keyIndex(k)
+		if err != nil {
+			return false, err
+		}
+		if i != next || len(v) != transparency.HashSize {
+			return false, fmt.Errorf("leaf hash %d missing or malformed", next)
+		}
+		dst[i-lo] = transparency.Hash(v)
+		next++
+		return true, nil
+	})
+	if err == nil && next != end {
+		err = fmt.Errorf("leaf hash %d missing", next)
+	}
+	if err != nil {
+		return fmt.Errorf("read leaf hashes [%d, %d): %w", lo, end, err)
+	}
+	return nil
+}
+
+// subtreeHash is the RFC 6962 hash of the complete subtree whose leaf
+// hashes are hs (a power of two of them, at most 2^cacheLevel). It
+// overwrites hs.
+func subtreeHash(hs []transparency.Hash) transparency.Hash {
+	var in [1 + 2*transparency.HashSize]byte
+	in[0] = 1 // RFC 6962 interior node prefix
+	for n := len(hs); n > 1; n /= 2 {
+		for j := 0; j < n/2; j++ {
+			copy(in[1:], hs[2*j][:])
+			copy(in[1+transparency.HashSize:], hs[2*j+1][:])
+			hs[j] = sha256.Sum256(in[:])
+		}
+	}
+	return hs[0]
 }
 
 // cachedLocked returns the hash of the complete subtree (level, index) if it
@@ -201,18 +282,19 @@ func (l *Log) inclusion(index, size uint64, st *state) ([]transparency.Hash, tra
 	if err != nil {
 		return nil, root, leaf, fmt.Errorf("inclusion proof %d in %d: %w", index, size, err)
 	}
-	hs, err := l.nodeHashes(nodes.IDs)
+	// The leaf goes with the siblings: it lies in the same run of leaves
+	// as the lowest ones, so nodeHashes reads them all with one scan.
+	n := len(nodes.IDs)
+	hs, err := l.nodeHashes(append(nodes.IDs[:n:n], compact.NewNodeID(0, index)))
 	if err != nil {
 		return nil, root, leaf, fmt.Errorf("inclusion proof %d in %d: %w", index, size, err)
 	}
-	hs, err = nodes.Rehash(hs, rfc6962.DefaultHasher.HashChildren)
+	leaf = transparency.Hash(hs[n])
+	hs, err = nodes.Rehash(hs[:n], rfc6962.DefaultHasher.HashChildren)
 	if err != nil {
 		return nil, root, leaf, fmt.Errorf("inclusion proof %d in %d: %w", index, size, err)
 	}
 	p := toHashes(hs)
-	if leaf, err = l.hashAt(0, index); err != nil {
-		return nil, root, leaf, fmt.Errorf("inclusion proof %d in %d: %w", index, size, err)
-	}
 	if root, err = l.rootAt(size, st); err != nil {
 		return nil, root, leaf, fmt.Errorf("inclusion proof %d in %d: %w", index, size, err)
 	}

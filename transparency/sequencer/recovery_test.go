@@ -7,6 +7,7 @@ import (
 	"flag"
 	"fmt"
 	"math/rand/v2"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -470,6 +471,35 @@ func TestRecentWindow(t *testing.T) {
 				t.Fatalf("leaf %d: %v", i, err)
 			}
 		}
+		// Roots and consistency proofs of every older size read the
+		// uncached levels from stored leaves too.
+		for s1 := uint64(1); s1 <= size; s1++ {
+			r1, err := l.RootAt(s1)
+			if err != nil {
+				t.Fatalf("RootAt(%d): %v", s1, err)
+			}
+			want, err := tlog.TreeHash(int64(s1), ref)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if tlog.Hash(r1) != want {
+				t.Fatalf("RootAt(%d) differs from tlog.TreeHash", s1)
+			}
+			if s1%7 != 1 && s1 != size {
+				continue
+			}
+			p, err := l.ConsistencyProof(s1, size)
+			if err != nil {
+				t.Fatalf("ConsistencyProof(%d, %d): %v", s1, size, err)
+			}
+			wantP, err := tlog.ProveTree(int64(size), int64(s1), ref)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !slices.Equal(toTlog(p), wantP) {
+				t.Fatalf("ConsistencyProof(%d, %d) differs from tlog.ProveTree", s1, size)
+			}
+		}
 		l.cacheMu.RLock()
 		defer l.cacheMu.RUnlock()
 		for level, r := range l.recent {
@@ -488,4 +518,66 @@ func TestRecentWindow(t *testing.T) {
 	check(l)
 	fill(t, l, 600, 301, 8)
 	check(l)
+}
+
+// TestTamperedStoredLeaf changes or removes stored leaf hashes outside the
+// in-memory window: the proofs that read them must fail (the log verifies
+// every proof before returning it), never come back wrong, and proofs that
+// do not touch them must still verify.
+func TestTamperedStoredLeaf(t *testing.T) {
+	saved := recentLeaves
+	recentLeaves = 16
+	t.Cleanup(func() { recentLeaves = saved })
+
+	const n, victim = 200, 37
+	tests := []struct {
+		name   string
+		tamper func(b *store.Batch)
+	}{
+		{"flipped bit", func(b *store.Batch) {
+			h := make([]byte, transparency.HashSize)
+			h[0] = 1
+			b.Set(hashKey(nil, 0, victim), h)
+		}},
+		{"short value", func(b *store.Batch) { b.Set(hashKey(nil, 0, victim), []byte("short")) }},
+		{"missing", func(b *store.Batch) { b.Delete(hashKey(nil, 0, victim)) }},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			k := newKey(t, testOrigin)
+			db := memDB(t)
+			l := openLog(t, db, k, Config{})
+			fill(t, l, 0, n, 4)
+			_, size, root := l.Checkpoint()
+			b := db.NewBatch()
+			tc.tamper(b)
+			if err := b.Commit(); err != nil {
+				t.Fatal(err)
+			}
+			for i := range uint64(n) {
+				// Below level 4 (the levels not in memory) the proof of
+				// every leaf of the victim's run of 16 covers the victim.
+				p, err := l.InclusionProof(i, size)
+				if i/16 == victim/16 {
+					if err == nil {
+						t.Fatalf("InclusionProof(%d) read a tampered leaf and did not fail", i)
+					}
+					continue
+				}
+				if err != nil {
+					t.Fatalf("InclusionProof(%d): %v", i, err)
+				}
+				e, err := l.Entry(i)
+				if err != nil {
+					t.Fatal(err)
+				}
+				if err := transparency.VerifyInclusion(i, size, transparency.LeafHash(e), p, root); err != nil {
+					t.Fatalf("InclusionProof(%d) does not verify: %v", i, err)
+				}
+			}
+			if _, err := l.ConsistencyProof(victim+1, size); err == nil {
+				t.Fatalf("ConsistencyProof(%d, %d) read a tampered leaf and did not fail", victim+1, size)
+			}
+		})
+	}
 }

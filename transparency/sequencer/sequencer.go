@@ -48,10 +48,12 @@
 //	"t/cp"                                     -> the latest signed checkpoint
 //
 // A level-0 C2SP hash tile or entry bundle is a range scan of "t/h/" or
-// "t/e/". All hashes at tree levels >= 6 (one per 32 leaves in all) are
-// also kept in memory, and so are all hashes of the most recent 32,768
-// leaves: a proof reads at most 7 hashes from pebble, and none for a recent
-// entry. Higher hash tiles are served from memory.
+// "t/e/". All hashes at tree levels >= 4 (one per 8 leaves in all, 40 MB
+// at 10 million entries) are also kept in memory, and so are all hashes of
+// the most recent 32,768 leaves: a proof reads one run of at most 16
+// adjacent leaf hashes from pebble (one range scan) and computes its lower
+// siblings from them, and reads nothing for a recent entry. Higher hash
+// tiles are served from memory.
 //
 // # Recovery
 //
@@ -157,10 +159,12 @@ type Appended struct {
 }
 
 // cacheLevel is the lowest tree level whose hashes are all kept in memory:
-// one hash per 32 leaves in all, about 10 MB for 10 million entries. Proofs
-// read at most cacheLevel+1 hashes (the leaf and its lower siblings) from
-// pebble, none for recent entries.
-const cacheLevel = 6
+// one hash per 8 leaves in all, 40 MB for 10 million entries (levels >= 6
+// took 10 MB but left six levels to pebble, and a random proof on a large
+// log missed the block cache up to seven times). A proof reads the rest
+// from one aligned run of at most 2^cacheLevel stored leaf hashes, nothing
+// for recent entries.
+const cacheLevel = 4
 
 // recentLeaves is how much of the most recent part of the tree has all its
 // hashes below cacheLevel in memory (4 MB at most), so that receipts and
