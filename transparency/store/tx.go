@@ -42,14 +42,14 @@ func (t *Tx) Get(key []byte) ([]byte, error) {
 
 // Set writes key. Both slices are copied.
 func (t *Tx) Set(key, value []byte) {
-	if value == nil {
-		value = []byte{}
-	}
+	// A non-nil copy even for an empty value: nil means "deleted".
+	v := make([]byte, len(value))
+	copy(v, value)
 	k := string(key)
 	if _, ok := t.own[k]; !ok {
 		t.order = append(t.order, k)
 	}
-	t.own[k] = append([]byte(nil), value...)
+	t.own[k] = v
 }
 
 // Delete deletes key.
