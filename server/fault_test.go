@@ -70,6 +70,14 @@ func (f *faultyLog) InclusionProof(i, n uint64) ([]transparency.Hash, error) {
 	return p, err
 }
 
+func (f *faultyLog) ProveInclusion(i, n uint64) (sequencer.Inclusion, error) {
+	inc, err := f.Log.ProveInclusion(i, n)
+	if f.badProof {
+		inc.Proof = flip(inc.Proof)
+	}
+	return inc, err
+}
+
 func (f *faultyLog) ConsistencyProof(a, b uint64) ([]transparency.Hash, error) {
 	p, err := f.Log.ConsistencyProof(a, b)
 	if f.badProof {

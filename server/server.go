@@ -23,6 +23,7 @@ import (
 	"log/slog"
 	"net/http"
 	"runtime/debug"
+	"strconv"
 	"strings"
 	"time"
 
@@ -45,6 +46,7 @@ type Log interface {
 	IndexOf(leaf transparency.Hash) (uint64, error)
 	RootAt(size uint64) (transparency.Hash, error)
 	InclusionProof(index, size uint64) ([]transparency.Hash, error)
+	ProveInclusion(index, size uint64) (sequencer.Inclusion, error)
 	ConsistencyProof(size1, size2 uint64) ([]transparency.Hash, error)
 	Receipt(index uint64) (*transparency.Receipt, error)
 	ReadTile(t transparency.TileID) ([]byte, error)
@@ -272,11 +274,15 @@ func (s *Server) middleware(next http.Handler) http.Handler {
 				status = http.StatusOK
 			}
 			d := time.Since(start)
-			code := fmt.Sprint(status)
+			code := strconv.Itoa(status)
 			s.metrics.requests.WithLabelValues(st.route, code).Inc()
 			s.metrics.duration.WithLabelValues(st.route).Observe(d.Seconds())
-			s.logger.Debug("http request", "method", r.Method, "path", r.URL.Path, "route", st.route,
-				"status", status, "bytes", rec.bytes, "duration", d, "remote", r.RemoteAddr)
+			// Checked first: building the attributes costs allocations on
+			// every request even when debug logging is off.
+			if s.logger.Enabled(r.Context(), slog.LevelDebug) {
+				s.logger.Debug("http request", "method", r.Method, "path", r.URL.Path, "route", st.route,
+					"status", status, "bytes", rec.bytes, "duration", d, "remote", r.RemoteAddr)
+			}
 		}()
 		next.ServeHTTP(rec, r)
 	})
@@ -335,11 +341,24 @@ func writeJSON(w http.ResponseWriter, status int, v any) {
 		// Only our own response types reach here, and they always encode.
 		panic(fmt.Sprintf("server: encode response: %v", err))
 	}
-	w.Header().Set("Content-Type", "application/json")
-	w.Header().Set("X-Content-Type-Options", "nosniff")
+	writeJSONBytes(w, status, b)
+}
+
+// writeJSONBytes writes b, an encoded JSON value, as writeJSON does.
+func writeJSONBytes(w http.ResponseWriter, status int, b []byte) {
+	h := w.Header()
+	h["Content-Type"] = jsonContentType
+	h["X-Content-Type-Options"] = nosniff
 	w.WriteHeader(status)
 	_, _ = w.Write(append(b, '\n'))
 }
+
+// Header values shared by every JSON response, set without Header.Set's
+// canonicalization and allocation. net/http only reads them.
+var (
+	jsonContentType = []string{"application/json"}
+	nosniff         = []string{"nosniff"}
+)
 
 func (s *Server) serveMetrics(w http.ResponseWriter, r *http.Request) error {
 	s.promh.ServeHTTP(w, r)

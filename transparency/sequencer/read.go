@@ -262,16 +262,38 @@ func toHashes(hs [][]byte) []transparency.Hash {
 // in the tree of the given size (index < size <= Size()). The proof is
 // verified against RootAt(size) before it is returned.
 func (l *Log) InclusionProof(index, size uint64) ([]transparency.Hash, error) {
+	inc, err := l.ProveInclusion(index, size)
+	return inc.Proof, err
+}
+
+// Inclusion is an inclusion proof together with what it was verified
+// against.
+type Inclusion struct {
+	Index, Size uint64
+	// LeafHash is the stored leaf hash of the entry at Index.
+	LeafHash transparency.Hash
+	// Root is the root of the tree of Size that Proof was verified against.
+	Root  transparency.Hash
+	Proof []transparency.Hash
+}
+
+// ProveInclusion is InclusionProof that also returns the leaf hash and the
+// root that the proof was verified against, so that a caller (the HTTP
+// handler) neither reads the leaf hash again nor repeats the verification.
+func (l *Log) ProveInclusion(index, size uint64) (Inclusion, error) {
 	st := l.state.Load()
 	if size > st.size {
-		return nil, fmt.Errorf("inclusion proof: %w: tree size %d is larger than the log's %d", ErrInvalid, size, st.size)
+		return Inclusion{}, fmt.Errorf("inclusion proof: %w: tree size %d is larger than the log's %d", ErrInvalid, size, st.size)
 	}
 	if index >= size {
-		return nil, fmt.Errorf("inclusion proof: %w: index %d is not below tree size %d", ErrInvalid, index, size)
+		return Inclusion{}, fmt.Errorf("inclusion proof: %w: index %d is not below tree size %d", ErrInvalid, index, size)
 	}
-	l.metrics.proofs.WithLabelValues("inclusion").Inc()
-	p, _, _, err := l.inclusion(index, size, st)
-	return p, err
+	l.metrics.inclusionProofs.Inc()
+	p, root, leaf, err := l.inclusion(index, size, st)
+	if err != nil {
+		return Inclusion{}, err
+	}
+	return Inclusion{Index: index, Size: size, LeafHash: leaf, Root: root, Proof: p}, nil
 }
 
 // inclusion builds and verifies an inclusion proof; it also returns the
@@ -354,7 +376,7 @@ func (l *Log) Receipt(index uint64) (*transparency.Receipt, error) {
 	if index >= st.size {
 		return nil, fmt.Errorf("receipt %d: %w (tree size %d)", index, ErrNotFound, st.size)
 	}
-	l.metrics.proofs.WithLabelValues("inclusion").Inc()
+	l.metrics.inclusionProofs.Inc()
 	p, _, _, err := l.inclusion(index, st.size, st)
 	if err != nil {
 		return nil, fmt.Errorf("receipt: %w", err)
@@ -387,7 +409,7 @@ func (l *Log) ReceiptFor(a Appended) (*transparency.Receipt, error) {
 	if cp.Size != a.Size {
 		return nil, fmt.Errorf("receipt: %w: checkpoint size %d is not %d", ErrInvalid, cp.Size, a.Size)
 	}
-	l.metrics.proofs.WithLabelValues("inclusion").Inc()
+	l.metrics.inclusionProofs.Inc()
 	p, root, leaf, err := l.inclusion(a.Index, a.Size, st)
 	if err != nil {
 		return nil, fmt.Errorf("receipt: %w", err)
