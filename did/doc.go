@@ -1,6 +1,28 @@
-// Package did will hold the layered-identity primitive: DID methods
-// (did:key, hosted and remote did:web), DID documents and their resolution,
-// and the registry of owners, their Manager and Identity Agents and their
-// contacts (issue 3). Nothing is implemented yet; the folder exists because
-// the project's top-level layout is fixed.
+// Package did implements the identifier layer of ClawNet's layered identity:
+// the did:key method for Ed25519 keys, the DID Core 1.0 data model as
+// concrete types, DID URL syntax, and the choice of a verification key for a
+// verification relationship.
+//
+// Specifications implemented:
+//   - W3C DID Core 1.0 (https://www.w3.org/TR/did-core/): DID and DID URL
+//     syntax (§3.1, §3.2), the document properties used here (§5).
+//   - W3C CCG did:key (https://w3c-ccg.github.io/did-method-key/), Ed25519
+//     only: multicodec ed25519-pub (varint 0xed 0x01), multibase base58btc
+//     ('z'), so every DID starts with "did:key:z6Mk". See spec/did-key.md.
+//
+// What the package promises:
+//   - It is pure: no I/O, no network, no clock, no logging. ResolveKey
+//     expands a did:key locally.
+//   - Parsers are strict. A did:key is accepted only in its one canonical
+//     encoding, so two different strings never name the same key.
+//     ParseDocument rejects duplicate members, embedded verification methods
+//     in verification relationships, private key material, and ill-formed
+//     DIDs and DID URLs; unknown members are kept (DID Core allows
+//     extensions) but never interpreted.
+//   - VerificationKey returns a key only if the method is defined in the
+//     document and referenced by the asked relationship; each refusal has its
+//     own sentinel error so that callers can tell them apart.
+//
+// Other DID methods (did:web hosted and remote), resolution over HTTP and the
+// registry of owners and agents are later work of issue 3.
 package did
