@@ -33,9 +33,27 @@ type Options struct {
 	FS vfs.FS
 	// Logger receives pebble's own messages at debug level; nil discards them.
 	Logger *slog.Logger
-	// CacheSize is the block cache size in bytes; 0 means 64 MiB.
+	// CacheSize is the block cache size in bytes on top of one memtable
+	// (see Open); 0 means DefaultCacheSize.
 	CacheSize int64
+	// MemTableSize is the size of one memtable in bytes; 0 means
+	// DefaultMemTableSize.
+	MemTableSize int64
 }
+
+// Defaults of Options, chosen for the 256 MB RSS budget of a log of 10
+// million entries under proof load (spec/benchmarks.md). Pebble allocates
+// its cache and memtables with C malloc, and RSS grew by about twice the
+// cache capacity (CacheSize + MemTableSize, see Open) under proof load, so
+// the capacity went from 128 to 56 MiB. A random inclusion proof reads one
+// block of leaf hashes, which at 10 million entries (~450 MB of leaf
+// hashes) is seldom cached at any affordable size; a miss is a pread from
+// the page cache. 48 MiB memtables kept the append rate of 64 MiB ones
+// (32 MiB lost about 10 %).
+const (
+	DefaultCacheSize    = 8 << 20
+	DefaultMemTableSize = 48 << 20
+)
 
 // DB is the database. It is safe for concurrent use.
 type DB struct {
@@ -48,17 +66,25 @@ func Open(dir string, o Options) (*DB, error) {
 		FS:                 o.FS,
 		FormatMajorVersion: pebble.FormatNewest,
 		Logger:             pebbleLogger{o.Logger},
-		MemTableSize:       64 << 20,
+		MemTableSize:       DefaultMemTableSize,
+	}
+	if o.MemTableSize > 0 {
+		po.MemTableSize = uint64(o.MemTableSize)
 	}
 	size := o.CacheSize
 	if size == 0 {
-		size = 64 << 20
+		size = DefaultCacheSize
 	}
 	// Pebble reserves the size of each live memtable out of the block
 	// cache: without room for one memtable on top of size, the cache holds
-	// no blocks at all and every read goes to disk. The capacity is also
-	// pebble's memory budget: memtables plus cached blocks stay within
-	// size + MemTableSize (the cache shrinks while a memtable flushes).
+	// no blocks at all while the log takes appends and every read goes to
+	// the file (a server that appended and served proofs on a 100k-entry
+	// log lost half its proof rate so). The capacity is also pebble's
+	// memory budget: memtables plus cached blocks stay within size +
+	// MemTableSize (the cache shrinks while a memtable flushes), and a
+	// read-mostly server, whose memtable stays small, gives nearly all of
+	// it to blocks. What C malloc keeps around them is bounded by
+	// mallocArenas (malloc_cgo.go).
 	c := pebble.NewCache(size + int64(po.MemTableSize))
 	defer c.Unref()
 	po.Cache = c
