@@ -92,7 +92,7 @@ func runServe(ctx context.Context, args []string, _ io.Reader, stdout, stderr io
 // (a tiny heap collected hundreds of times a second); the limit only binds
 // once the live heap is large. It follows the live heap, so that a growing
 // log never pins the GC at the limit (spec/benchmarks.md).
-const goMemoryHeadroom = 64 << 20
+const goMemoryHeadroom = 48 << 20
 
 // goMemoryLimitEvery is how often the limit follows the live heap.
 const goMemoryLimitEvery = 30 * time.Second

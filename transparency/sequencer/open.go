@@ -126,7 +126,10 @@ func (l *Log) loadCache(ctx context.Context, size uint64) error {
 
 // loadLevel reads the stored hashes of one level, indexes [from, to).
 func (l *Log) loadLevel(level uint, from, to uint64) ([]transparency.Hash, error) {
-	hs := make([]transparency.Hash, 0, (to-from)+(to-from)/4)
+	// Little spare room: at 10 million entries the levels kept in memory
+	// are 40 MB, and the Go heap limit of clawnet serve follows the live
+	// heap; appends grow the slices as needed.
+	hs := make([]transparency.Hash, 0, (to-from)+(to-from)/64+256)
 	err := l.db.Scan(hashKey(nil, level, from), hashKey(nil, level, to), func(k, v []byte) (bool, error) {
 		i, err := keyIndex(k)
 		if err != nil {
