@@ -121,6 +121,11 @@ func OpenCheckpoint(signed []byte, v note.Verifier) (*SignedCheckpoint, error) {
 	if c.Origin != v.Name() {
 		return nil, fmt.Errorf("%w: checkpoint: origin %q is not the log key name %q", ErrVerification, c.Origin, v.Name())
 	}
+	if c.Size == 0 && c.Root != EmptyRoot() {
+		// The empty tree has exactly one root; a signed claim of another
+		// is a false statement by the log key.
+		return nil, fmt.Errorf("%w: checkpoint: tree size 0 with root %s, not the empty tree's root %s", ErrVerification, c.Root, EmptyRoot())
+	}
 	return &SignedCheckpoint{Checkpoint: c, Note: append([]byte(nil), signed...)}, nil
 }
 

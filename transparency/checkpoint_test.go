@@ -161,6 +161,7 @@ func TestOpenCheckpoint(t *testing.T) {
 		{"invalid UTF-8", append([]byte("\xff"), signed...), logKey.verifier, "malformed"},
 		{"signed but malformed body", signNote(t, testOrigin+"\n01234\n"+sampleRoot(7).String()+"\n", logKey.signer), logKey.verifier, "malformed"},
 		{"signed but root too short", signNote(t, testOrigin+"\n1\nAAAA\n", logKey.signer), logKey.verifier, "malformed"},
+		{"size 0 with a non-empty root", signNote(t, testOrigin+"\n0\n"+sampleRoot(7).String()+"\n", logKey.signer), logKey.verifier, "verification"},
 		{"oversized", append(bytes.Repeat([]byte("x"), transparency.MaxCheckpointSize), signed...), logKey.verifier, "malformed"},
 	}
 	for _, tc := range tests {
