@@ -2,7 +2,9 @@ package main
 
 import (
 	"context"
+	"crypto/ed25519"
 	"crypto/rand"
+	"encoding/base64"
 	"encoding/hex"
 	"errors"
 	"flag"
@@ -327,8 +329,19 @@ func loadOrCreateKeys(dir, origin, defaultOrigin string, logger *slog.Logger) (l
 	switch {
 	case skMissing:
 		return logKeys{}, fmt.Errorf("%s exists but %s is missing: refusing to start (restore %s, or move both away to start a new log)", vkPath, signerKeyFile, signerKeyFile)
-	case vkMissing:
-		return logKeys{}, fmt.Errorf("%s exists but %s is missing: refusing to start (restore %s)", skPath, verifierKeyFile, verifierKeyFile)
+	case vkMissing && skErr == nil:
+		// The verifier key is a function of the signer key, so a start that
+		// died between writing the two (createKeys writes the signer key
+		// first) is repaired rather than refused.
+		vkey, err := verifierKeyOf(strings.TrimSpace(string(skB)))
+		if err != nil {
+			return logKeys{}, fmt.Errorf("%s exists but %s is missing, and it cannot be rebuilt: %s is not a valid note signer key", skPath, verifierKeyFile, skPath)
+		}
+		if err := writeNewFile(vkPath, []byte(vkey+"\n"), 0o644); err != nil {
+			return logKeys{}, fmt.Errorf("rebuild %s: %w", vkPath, err)
+		}
+		logger.Warn("rebuilt the missing verifier key from the log key", "path", vkPath)
+		vkB, vkErr = []byte(vkey+"\n"), nil
 	case skErr != nil:
 		return logKeys{}, fmt.Errorf("read log key: %w", skErr)
 	case vkErr != nil:
@@ -364,6 +377,31 @@ func loadOrCreateKeys(dir, origin, defaultOrigin string, logger *slog.Logger) (l
 	return logKeys{signer: signer, vkey: vkey}, nil
 }
 
+// verifierKeyOf derives the note verifier key from a note signer key
+// "PRIVATE+KEY+<name>+<hash>+<base64(0x01 || Ed25519 seed)>", and checks
+// that the derived key has the signer's key hash.
+func verifierKeyOf(skey string) (string, error) {
+	signer, err := note.NewSigner(skey)
+	if err != nil {
+		return "", err
+	}
+	i := strings.LastIndexByte(skey, '+')
+	data, err := base64.StdEncoding.DecodeString(skey[i+1:])
+	if err != nil || len(data) != 1+ed25519.SeedSize || data[0] != 1 {
+		return "", errors.New("not an Ed25519 signer key")
+	}
+	pub := ed25519.NewKeyFromSeed(data[1:]).Public().(ed25519.PublicKey)
+	vkey, err := note.NewEd25519VerifierKey(signer.Name(), pub)
+	if err != nil {
+		return "", err
+	}
+	v, err := note.NewVerifier(vkey)
+	if err != nil || v.KeyHash() != signer.KeyHash() {
+		return "", errors.New("derived verifier key does not match the signer key")
+	}
+	return vkey, nil
+}
+
 func createKeys(skPath, vkPath, origin string, logger *slog.Logger) (logKeys, error) {
 	skey, vkey, err := note.GenerateKey(rand.Reader, origin)
 	if err != nil {
@@ -373,9 +411,9 @@ func createKeys(skPath, vkPath, origin string, logger *slog.Logger) (logKeys, er
 	if err != nil {
 		return logKeys{}, fmt.Errorf("generate log key: %w", err)
 	}
-	// The signer key first: a crash in between leaves a state that the
-	// next start refuses with a message, rather than a verifier key that
-	// nothing can sign for.
+	// The signer key first: a crash in between leaves a signer key alone,
+	// from which the next start rebuilds the verifier key, rather than a
+	// verifier key that nothing can sign for.
 	if err := writeNewFile(skPath, []byte(skey+"\n"), 0o600); err != nil {
 		return logKeys{}, err
 	}

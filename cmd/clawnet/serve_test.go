@@ -311,7 +311,7 @@ func TestServeRefusesBadKeys(t *testing.T) {
 		want  string            // in stderr
 	}{
 		{"vkey without key", map[string]string{"log.vkey": vkey}, "log.key is missing"},
-		{"key without vkey", map[string]string{"log.key": skey}, "log.vkey is missing"},
+		{"key without vkey, key corrupt", map[string]string{"log.key": "PRIVATE+KEY+garbage"}, "cannot be rebuilt"},
 		{"corrupt key", map[string]string{"log.key": "PRIVATE+KEY+garbage", "log.vkey": vkey}, "not a valid note signer key"},
 		{"corrupt vkey", map[string]string{"log.key": skey, "log.vkey": "nonsense"}, "not a valid note verifier key"},
 		{"mismatched pair", map[string]string{"log.key": skey, "log.vkey": otherVkey}, "not a key pair"},
@@ -353,6 +353,31 @@ func TestServeRefusesBadKeys(t *testing.T) {
 				t.Errorf("refused start changed the data directory:\n%s\n->\n%s", before, after)
 			}
 		})
+	}
+}
+
+// TestServeRebuildsMissingVerifierKey: a first start that died between
+// writing log.key and log.vkey leaves only log.key; the next start derives
+// the verifier key from it, writes it, and serves with it.
+func TestServeRebuildsMissingVerifierKey(t *testing.T) {
+	skey, vkey, err := note.GenerateKey(rand.Reader, "a.example/log")
+	if err != nil {
+		t.Fatal(err)
+	}
+	data := t.TempDir()
+	if err := os.WriteFile(filepath.Join(data, "log.key"), []byte(skey+"\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	r := startServe(t, "--addr", "127.0.0.1:0", "--data", data)
+	if r.vkey != vkey {
+		t.Fatalf("served verifier key %q, want the one of log.key %q", r.vkey, vkey)
+	}
+	b, err := os.ReadFile(filepath.Join(data, "log.vkey"))
+	if err != nil || strings.TrimSpace(string(b)) != vkey {
+		t.Fatalf("log.vkey = %q, %v; want %q", b, err, vkey)
+	}
+	if code := r.stop(); code != 0 {
+		t.Fatalf("exit %d:\n%s", code, r.stderr)
 	}
 }
 
