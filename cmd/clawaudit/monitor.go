@@ -74,6 +74,11 @@ func cmdMonitor(ctx context.Context, args []string, e *env) error {
 	if err := openStateDir(*dir); err != nil {
 		return err
 	}
+	unlock, err := lockStateDir(*dir)
+	if err != nil {
+		return err
+	}
+	defer unlock()
 	st, err := loadState(*dir, v)
 	if err != nil {
 		return err

@@ -2,6 +2,8 @@ package main
 
 import (
 	"context"
+	"errors"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"strings"
@@ -123,6 +125,33 @@ func TestMonitorEmptyLog(t *testing.T) {
 	monitorOnce(t, url, key, dir).want(t, 0)
 	if st := loadTestState(t, dir, key); st.Size() != 3 {
 		t.Fatalf("state size %d", st.Size())
+	}
+}
+
+// TestMonitorStateLock: a second monitor on a state folder in use is
+// refused (exit 2) and changes nothing; once the first lets go, it runs.
+func TestMonitorStateLock(t *testing.T) {
+	key := newTestKey(t, "example.com/log")
+	l := newFakeLog(t, key)
+	l.grow(3, "entry")
+	url := l.serve(t)
+	dir := t.TempDir()
+	unlock, err := lockStateDir(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	res := monitorOnce(t, url, key, dir)
+	res.want(t, 2)
+	if !strings.Contains(res.stderr, "in use by another clawaudit monitor") {
+		t.Fatalf("stderr %q does not say the folder is in use", res.stderr)
+	}
+	if _, err := os.Stat(filepath.Join(dir, stateFile)); !errors.Is(err, fs.ErrNotExist) {
+		t.Fatalf("a refused monitor wrote its state file (stat: %v)", err)
+	}
+	unlock()
+	monitorOnce(t, url, key, dir).want(t, 0)
+	if st := loadTestState(t, dir, key); st.Size() != 3 {
+		t.Fatalf("state size %d, want 3", st.Size())
 	}
 }
 
