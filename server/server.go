@@ -202,7 +202,13 @@ func (s *Server) routes() http.Handler {
 	// "/log/tile/0//001" instead of letting us reject them as malformed.
 	tiles := s.wrap("GET "+tilePrefix, s.tile)
 	tilesMethod := s.wrap(tilePrefix, methodNotAllowed([]string{"GET"}))
+	// DID resolution bypasses the mux too: see identifiersPrefix.
+	resolve := s.wrap("GET "+identifiersPrefix+"{did}", s.resolveDID)
 	root := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if strings.HasPrefix(r.URL.Path, identifiersPrefix) {
+			resolve.ServeHTTP(w, r)
+			return
+		}
 		if strings.HasPrefix(r.URL.Path, tilePrefix) {
 			if r.Method == http.MethodGet || r.Method == http.MethodHead {
 				tiles.ServeHTTP(w, r)
