@@ -385,8 +385,13 @@ func verifierKeyOf(skey string) (string, error) {
 	if err != nil {
 		return "", err
 	}
-	i := strings.LastIndexByte(skey, '+')
-	data, err := base64.StdEncoding.DecodeString(skey[i+1:])
+	// After the prefix come name, hash and key data, separated by '+';
+	// the name and the hash never hold a '+', the base64 key data may.
+	parts := strings.SplitN(strings.TrimPrefix(skey, "PRIVATE+KEY+"), "+", 3)
+	if len(parts) != 3 {
+		return "", errors.New("not a note signer key")
+	}
+	data, err := base64.StdEncoding.DecodeString(parts[2])
 	if err != nil || len(data) != 1+ed25519.SeedSize || data[0] != 1 {
 		return "", errors.New("not an Ed25519 signer key")
 	}

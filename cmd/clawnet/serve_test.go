@@ -364,6 +364,16 @@ func TestServeRebuildsMissingVerifierKey(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	// Keys whose base64 data holds a '+' once broke the derivation.
+	for i := 0; i < 200; i++ {
+		sk, vk, err := note.GenerateKey(rand.Reader, "a.example/log")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got, err := verifierKeyOf(sk); err != nil || got != vk {
+			t.Fatalf("verifierKeyOf(%d-th key) = %q, %v; want %q", i, got, err, vk)
+		}
+	}
 	data := t.TempDir()
 	if err := os.WriteFile(filepath.Join(data, "log.key"), []byte(skey+"\n"), 0o600); err != nil {
 		t.Fatal(err)
