@@ -195,6 +195,7 @@ func TestApplyAtomicWithEntries(t *testing.T) {
 		a       Appended
 		err     error
 		counted uint64 // the counter value the Apply saw
+		index   uint64 // tx.Index() as the Apply saw it
 	}
 	kind := func(i int) string {
 		switch i % 4 {
@@ -225,6 +226,7 @@ func TestApplyAtomicWithEntries(t *testing.T) {
 					return err
 				}
 				o.counted = c
+				o.index = tx.Index()
 				tx.Set(counter, fmt.Appendf(nil, "%d", c+1))
 				tx.Set(fmt.Appendf(nil, "s/test/entry/%d", i), []byte("written"))
 				switch kind(i) {
@@ -254,6 +256,9 @@ func TestApplyAtomicWithEntries(t *testing.T) {
 			// the batch, so the counter an Apply saw is its index.
 			if o.counted != o.a.Index {
 				t.Errorf("entry %d at index %d saw counter %d", i, o.a.Index, o.counted)
+			}
+			if o.index != o.a.Index {
+				t.Errorf("entry %d at index %d: its Apply saw tx.Index() %d", i, o.a.Index, o.index)
 			}
 			if err != nil {
 				t.Errorf("state of accepted entry %d not written: %v", i, err)

@@ -139,7 +139,8 @@ type Config struct {
 // the batches before it are committed), nothing of the entry or of tx is
 // written, and the rest of the batch goes on. Writing a key under "t/" is
 // refused the same way. Apply must not block: the whole log waits for it.
-// A panic in Apply is recovered and rejects the entry.
+// A panic in Apply is recovered and rejects the entry. tx.Index() is the
+// index the entry gets if apply succeeds.
 type Apply func(tx *store.Tx) error
 
 // Appended is the outcome of a successful Append.
@@ -760,7 +761,7 @@ func (l *Log) runApply(apply Apply) (err error) {
 			err = fmt.Errorf("append: apply panicked: %v", p)
 		}
 	}()
-	tx := store.NewTx(l.db, l.pending)
+	tx := store.NewTx(l.db, l.pending, l.work.End())
 	if err := apply(tx); err != nil {
 		return err
 	}

@@ -108,7 +108,7 @@ func TestTxLayers(t *testing.T) {
 	pending := map[string][]byte{}
 	batch := db.NewBatch()
 
-	first := NewTx(db, pending)
+	first := NewTx(db, pending, 0)
 	first.Set([]byte("d/shadowed"), []byte("batch"))
 	first.Delete([]byte("d/deleted-by-batch"))
 	first.Set([]byte("d/new"), []byte("n1"))
@@ -116,7 +116,7 @@ func TestTxLayers(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	second := NewTx(db, pending)
+	second := NewTx(db, pending, 0)
 	wantValue(t, second.Get, "d/committed", "c")
 	wantValue(t, second.Get, "d/shadowed", "batch")
 	wantValue(t, second.Get, "d/deleted-by-batch", "")
@@ -156,7 +156,7 @@ func TestTxReservedPrefix(t *testing.T) {
 	for _, key := range []string{"t/cp", "t/e/\x00", "t/"} {
 		pending := map[string][]byte{}
 		batch := db.NewBatch()
-		tx := NewTx(db, pending)
+		tx := NewTx(db, pending, 0)
 		tx.Set([]byte("d/ok"), []byte("1"))
 		tx.Set([]byte(key), []byte("forged"))
 		if err := tx.Apply(batch, pending); !errors.Is(err, ErrReservedKey) {
@@ -172,7 +172,7 @@ func TestTxReservedPrefix(t *testing.T) {
 		wantValue(t, db.Get, key, "")
 	}
 	// A delete of a log key is refused too.
-	tx := NewTx(db, nil)
+	tx := NewTx(db, nil, 0)
 	tx.Delete([]byte("t/cp"))
 	if err := tx.Apply(db.NewBatch(), map[string][]byte{}); !errors.Is(err, ErrReservedKey) {
 		t.Fatalf("Apply deleting t/cp = %v, want ErrReservedKey", err)

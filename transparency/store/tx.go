@@ -14,13 +14,20 @@ type Tx struct {
 	pending map[string][]byte // writes of earlier Txs in this batch; nil value = deleted
 	own     map[string][]byte // this Tx's writes; nil value = deleted
 	order   []string          // keys of own in write order
+	index   uint64            // the log index of the entry this Tx belongs to
 }
 
 // NewTx returns a transaction over db that sees pending (the batch's
-// earlier writes; may be nil). Used by the sequencer and by tests.
-func NewTx(db *DB, pending map[string][]byte) *Tx {
-	return &Tx{db: db, pending: pending, own: map[string][]byte{}}
+// earlier writes; may be nil), for the log entry that gets index index if
+// it is accepted. Used by the sequencer and by tests.
+func NewTx(db *DB, pending map[string][]byte, index uint64) *Tx {
+	return &Tx{db: db, pending: pending, own: map[string][]byte{}, index: index}
 }
+
+// Index is the log index that the entry of this transaction gets if the
+// transaction is applied: state may record it (a hosted DID's versionId is
+// the index of the entry that created that version).
+func (t *Tx) Index() uint64 { return t.index }
 
 // Get returns the value of key as this transaction sees it, or ErrNotFound.
 // The returned slice must not be modified.
