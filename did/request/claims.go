@@ -57,6 +57,16 @@ func BodyDigest(body []byte) string {
 	return "sha256:" + hex.EncodeToString(sum[:])
 }
 
+// RequestDigest is the digest that identifies a signed request in the log:
+// "sha256:" and the lowercase hex SHA-256 of the compact JWS exactly as it
+// was sent. The JWS binds method, target, body digest, time and jti, so
+// the digest names one request, and whoever holds the JWS and the body can
+// show which log entries it caused.
+func RequestDigest(token string) string {
+	sum := sha256.Sum256([]byte(token))
+	return "sha256:" + hex.EncodeToString(sum[:])
+}
+
 // check validates the claims on their own (not against a request).
 func (c *Claims) check() error {
 	switch {

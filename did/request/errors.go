@@ -20,6 +20,7 @@ const (
 	CodeKIDInvalid             Code = "request_kid_invalid"             // kid is not a DID URL with a fragment
 	CodeDIDMethodNotSupported  Code = "did_method_not_supported"        // the kid's DID method cannot be resolved here
 	CodeDIDResolutionFailed    Code = "did_resolution_failed"           // resolution failed (not found, unreachable, bad document)
+	CodeDIDDeactivated         Code = "did_deactivated"                 // the signer's DID is deactivated: it can no longer act
 	CodeKeyNotFound            Code = "key_not_found"                   // the DID document has no such verification method
 	CodeKeyNotAuthorized       Code = "key_not_authorized"              // the method is not in the authentication relationship
 	CodeKeyTypeUnsupported     Code = "key_type_unsupported"            // the method is not an Ed25519 key

@@ -9,6 +9,7 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -116,6 +117,15 @@ func TestVerifyRefusals(t *testing.T) {
 	unreachable := func(context.Context, string) (*did.Document, error) {
 		return nil, errors.New("connection refused")
 	}
+	deactivated := func(context.Context, string) (*did.Document, error) {
+		return nil, fmt.Errorf("resolve: %w", &did.ResolutionError{Code: did.ErrorDeactivated, Message: "deactivated"})
+	}
+	unsupported := func(context.Context, string) (*did.Document, error) {
+		return nil, &did.ResolutionError{Code: did.ErrorMethodNotSupported, Message: "no"}
+	}
+	notFound := func(context.Context, string) (*did.Document, error) {
+		return nil, &did.ResolutionError{Code: did.ErrorNotFound, Message: "no such DID"}
+	}
 	pub := priv.Public().(ed25519.PublicKey)
 	forged := []byte(good)
 	forged[len(forged)-5] ^= 'A' ^ 'B'
@@ -163,6 +173,9 @@ func TestVerifyRefusals(t *testing.T) {
 		{name: "kid-without-fragment", auth: []string{Scheme + " " + compact(`{"alg":"EdDSA","kid":"`+strings.Split(kid, "#")[0]+`","typ":"clawnet-request+jwt"}`, claimsJSON(goodClaims(body)), edSign(priv))}, want: CodeKIDInvalid},
 		{name: "unknown-did-method", auth: []string{Scheme + " " + compact(`{"alg":"EdDSA","kid":"did:example:123#key-1","typ":"clawnet-request+jwt"}`, claimsJSON(goodClaims(body)), edSign(priv))}, want: CodeDIDMethodNotSupported},
 		{name: "resolution-fails", auth: []string{Scheme + " " + good}, resolve: unreachable, want: CodeDIDResolutionFailed},
+		{name: "did-not-found", auth: []string{Scheme + " " + good}, resolve: notFound, want: CodeDIDResolutionFailed},
+		{name: "did-deactivated", auth: []string{Scheme + " " + good}, resolve: deactivated, want: CodeDIDDeactivated},
+		{name: "resolver-method-not-supported", auth: []string{Scheme + " " + good}, resolve: unsupported, want: CodeDIDMethodNotSupported},
 		{name: "kid-fragment-unknown", auth: []string{Scheme + " " + compact(`{"alg":"EdDSA","kid":"`+kid+`x","typ":"clawnet-request+jwt"}`, claimsJSON(goodClaims(body)), edSign(priv))}, want: CodeKeyNotFound},
 		{name: "key-not-in-authentication", auth: []string{Scheme + " " + good}, resolve: assertOnly, want: CodeKeyNotAuthorized},
 		{name: "key-type-unsupported", auth: []string{Scheme + " " + good}, resolve: jwt, want: CodeKeyTypeUnsupported},
@@ -213,6 +226,9 @@ func TestVerifyRefusals(t *testing.T) {
 				}
 				if got.KID != kid || got.DID != strings.Split(kid, "#")[0] || got.Claims != goodClaims(body) {
 					t.Fatalf("Verified = %+v", got)
+				}
+				if got.Token != good || got.Digest != RequestDigest(good) || !strings.HasPrefix(got.Digest, "sha256:") {
+					t.Fatalf("Verified token %q digest %q; want the header's JWS and its digest", got.Token, got.Digest)
 				}
 				return
 			}

@@ -16,8 +16,10 @@ import (
 )
 
 // ResolveFunc resolves a DID to its document. Errors wrapping
-// did.ErrMethodNotSupported are reported as CodeDIDMethodNotSupported,
-// others as CodeDIDResolutionFailed.
+// did.ErrMethodNotSupported, or a *did.ResolutionError with code
+// methodNotSupported, are reported as CodeDIDMethodNotSupported; a
+// *did.ResolutionError with code deactivated as CodeDIDDeactivated; others
+// as CodeDIDResolutionFailed.
 type ResolveFunc func(ctx context.Context, did string) (*did.Document, error)
 
 // ResolveKeyDID is a ResolveFunc for did:key only, resolved locally.
@@ -76,6 +78,11 @@ type Verified struct {
 	Claims Claims
 	// Document is the signer's DID document as resolved for this request.
 	Document *did.Document
+	// Token is the compact JWS of the Authorization header; Digest is
+	// RequestDigest(Token), the request_digest that log entries caused by
+	// this request carry.
+	Token  string
+	Digest string
 }
 
 // protectedHeader is the only JOSE header a signed request may have.
@@ -169,8 +176,12 @@ func (v *Verifier) Verify(ctx context.Context, r *http.Request, body []byte) (*V
 	}
 	u, _ := did.ParseDIDURL(h.Kid) // checked by checkKID
 	doc, err := v.c.Resolve(ctx, u.DID)
+	var rerr *did.ResolutionError
 	switch {
-	case errors.Is(err, did.ErrMethodNotSupported):
+	case errors.As(err, &rerr) && rerr.Code == did.ErrorDeactivated:
+		return nil, fail(CodeDIDDeactivated, "resolve %s: %w", u.DID, err)
+	case errors.As(err, &rerr) && rerr.Code == did.ErrorMethodNotSupported,
+		errors.Is(err, did.ErrMethodNotSupported):
 		return nil, fail(CodeDIDMethodNotSupported, "resolve %s: %w", u.DID, err)
 	case err != nil:
 		return nil, fail(CodeDIDResolutionFailed, "resolve %s: %w", u.DID, err)
@@ -227,5 +238,5 @@ func (v *Verifier) Verify(ctx context.Context, r *http.Request, body []byte) (*V
 	case err != nil:
 		return nil, fail(CodeReplayCacheUnavailable, "%w", err)
 	}
-	return &Verified{DID: u.DID, KID: h.Kid, Claims: c, Document: doc}, nil
+	return &Verified{DID: u.DID, KID: h.Kid, Claims: c, Document: doc, Token: tok, Digest: RequestDigest(tok)}, nil
 }
