@@ -38,6 +38,18 @@ const (
 	CodeReplayCacheUnavailable Code = "replay_cache_unavailable"        // the replay cache failed or is full: refused, fail closed
 )
 
+// Codes returns every refusal code, in the order of the checks.
+func Codes() []Code {
+	return []Code{
+		CodeHeaderMissing, CodeHeaderMalformed, CodeJWSMalformed, CodeAlgNotAllowed,
+		CodeJOSEHeaderNotAllowed, CodeKIDMissing, CodeKIDInvalid, CodeDIDMethodNotSupported,
+		CodeDIDResolutionFailed, CodeDIDDeactivated, CodeKeyNotFound, CodeKeyNotAuthorized,
+		CodeKeyTypeUnsupported, CodeSignatureInvalid, CodeWrongType, CodeClaimsMalformed,
+		CodeWrongAudience, CodeWrongMethod, CodeWrongPath, CodeBodyMismatch, CodeLifetimeTooLong,
+		CodeExpired, CodeNotYetValid, CodeReplayed, CodeReplayCacheUnavailable,
+	}
+}
+
 // Error is the one error type of a refused request. Err says why in words
 // for logs; it may contain details that server/ must not send to clients.
 type Error struct {
