@@ -1,6 +1,9 @@
-// Package vc will hold the scoped-authorization primitive: binding and
-// delegation credentials, the scope language and its evaluation, VC-JWT and
-// Data Integrity formats, status lists and attenuation (issue 4). Nothing is
-// implemented yet; the folder exists because the project's top-level layout
-// is fixed.
+// Package vc holds the scoped-authorization primitive's credentials. Its
+// sub-packages are the implementations:
+//   - vc/binding: the agent binding credential (VC-JWT), an owner's signed
+//     statement that an agent DID is its Manager Agent or one of its
+//     Identity Agents (issue 3).
+//
+// Delegation credentials, the scope language and its evaluation, Data
+// Integrity proofs, status lists and attenuation are issue 4.
 package vc

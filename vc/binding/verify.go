@@ -1,0 +1,410 @@
+package binding
+
+import (
+	"bytes"
+	"context"
+	"crypto/ed25519"
+	"encoding/base64"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"strconv"
+	"strings"
+	"time"
+	"unicode/utf8"
+
+	"github.com/clawnet/ledger/did"
+	"github.com/lestrrat-go/jwx/v3/jwa"
+	"github.com/lestrrat-go/jwx/v3/jws"
+)
+
+// ResolveFunc resolves the issuer's DID to its document. A failure is
+// reported as CodeIssuerUnresolvable wrapping the resolver's error, so a
+// *did.ResolutionError (code "deactivated", say) stays visible to
+// errors.As.
+type ResolveFunc func(ctx context.Context, did string) (*did.Document, error)
+
+// Verify checks the binding credential token at time now, in this order,
+// stopping at the first failure (spec/binding-credential.md, "Verification"):
+//
+//  1. at most MaxTokenLen bytes, three base64url parts without padding
+//     (CodeMalformed);
+//  2. protected header: a JSON object with only alg, typ and kid, each once
+//     (CodeMalformed); alg is EdDSA (CodeAlgNotAllowed); typ is JWT and
+//     the signature part 64 bytes (CodeMalformed); kid is a DID URL
+//     did:<method>:<id>#<fragment> (CodeKIDInvalid);
+//  3. claim set: exactly the members of the profile, each once, with their
+//     types, valid UTF-8; iss and sub bare DIDs and different, jti a
+//     urn:uuid v4, nbf = iat, exp after nbf if present; vc's @context and
+//     type exactly the profile's (CodeMalformed);
+//  4. the kid's DID is iss (CodeIssuerMismatch);
+//  5. iss resolves (CodeIssuerUnresolvable);
+//  6. kid is an Ed25519 verification method of iss in assertionMethod
+//     (CodeKeyNotAuthorized);
+//  7. the EdDSA signature verifies with that key (CodeSignatureInvalid);
+//  8. nbf - Skew <= now (CodeNotYetValid) and now <= exp + Skew
+//     (CodeExpired);
+//  9. role is manager or identity (CodeRoleInvalid); a manager has no
+//     context, an identity agent a valid context name (CodeContextInvalid).
+//
+// Checks that need no key come first, so that junk costs no resolution.
+// Verify is pure: it reads no clock and does no I/O but resolve's.
+func Verify(ctx context.Context, token string, resolve ResolveFunc, now time.Time) (*Verified, error) {
+	if resolve == nil {
+		return nil, errors.New("verify binding credential: no resolver")
+	}
+	h, payload, err := parseToken(token)
+	if err != nil {
+		return nil, err
+	}
+	kid, err := parseKID(h.Kid)
+	if err != nil {
+		return nil, err
+	}
+	c, sub, err := parseClaims(payload)
+	if err != nil {
+		return nil, err
+	}
+	if kid.DID != c.Issuer {
+		return nil, fail(CodeIssuerMismatch, "kid %q is not a method of the issuer %q", h.Kid, c.Issuer)
+	}
+	doc, rerr := resolve(ctx, c.Issuer)
+	switch {
+	case rerr != nil:
+		return nil, failWrap(CodeIssuerUnresolvable, rerr, "resolve issuer %s", c.Issuer)
+	case doc == nil || doc.ID != c.Issuer:
+		return nil, fail(CodeIssuerUnresolvable, "resolve issuer %s: the resolver returned another document", c.Issuer)
+	}
+	pub, kerr := did.VerificationKey(doc, h.Kid, did.AssertionMethod)
+	if kerr != nil {
+		return nil, failWrap(CodeKeyNotAuthorized, kerr, "kid %s may not sign credentials for %s", h.Kid, c.Issuer)
+	}
+	if _, serr := jws.Verify([]byte(token), jws.WithKey(jwa.EdDSA(), ed25519.PublicKey(pub)), jws.WithAlgorithmMatch(true)); serr != nil {
+		return nil, failWrap(CodeSignatureInvalid, serr, "signature does not verify with %s", h.Kid)
+	}
+	nbf := time.Unix(c.NotBefore, 0).UTC()
+	if now.Before(nbf.Add(-Skew)) {
+		return nil, fail(CodeNotYetValid, "valid from %s, now %s (skew %s)", nbf.Format(time.RFC3339), now.UTC().Format(time.RFC3339), Skew)
+	}
+	var exp time.Time
+	if c.Expires != 0 {
+		exp = time.Unix(c.Expires, 0).UTC()
+		if now.After(exp.Add(Skew)) {
+			return nil, fail(CodeExpired, "expired at %s, now %s (skew %s)", exp.Format(time.RFC3339), now.UTC().Format(time.RFC3339), Skew)
+		}
+	}
+	if err := checkRole(sub.Role, sub.Context, sub.hasContext); err != nil {
+		return nil, err
+	}
+	return &Verified{
+		Binding: Binding{
+			ID:       c.ID,
+			Issuer:   c.Issuer,
+			Subject:  c.Subject,
+			Role:     sub.Role,
+			Context:  sub.Context,
+			IssuedAt: nbf,
+			Expires:  exp,
+		},
+		KID:    h.Kid,
+		Token:  token,
+		Digest: Digest(token),
+	}, nil
+}
+
+// header is the only JOSE header a binding credential may have.
+type header struct {
+	Alg string
+	Typ string
+	Kid string
+}
+
+// parseToken checks the compact JWS shape and the protected header (steps
+// 1 and 2 up to kid) and returns the header and the decoded payload.
+func parseToken(tok string) (header, []byte, *Error) {
+	var h header
+	if len(tok) > MaxTokenLen {
+		return h, nil, fail(CodeMalformed, "token of %d bytes exceeds %d", len(tok), MaxTokenLen)
+	}
+	parts := strings.Split(tok, ".")
+	if len(parts) != 3 {
+		return h, nil, fail(CodeMalformed, "token has %d parts, want 3 (compact JWS)", len(parts))
+	}
+	dec := make([][]byte, 3)
+	for i, p := range parts {
+		for j := 0; j < len(p); j++ {
+			if c := p[j]; !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '-' || c == '_') {
+				return h, nil, fail(CodeMalformed, "token has character %q (not base64url without padding)", c)
+			}
+		}
+		b, err := base64.RawURLEncoding.Strict().DecodeString(p)
+		if err != nil {
+			return h, nil, failWrap(CodeMalformed, err, "token part %d is not base64url", i+1)
+		}
+		dec[i] = b
+	}
+	if !utf8.Valid(dec[0]) {
+		return h, nil, fail(CodeMalformed, "protected header is not valid UTF-8")
+	}
+	ms, err := object(dec[0])
+	if err != nil {
+		return h, nil, failWrap(CodeMalformed, err, "protected header")
+	}
+	for _, name := range ms.names {
+		switch name {
+		case "alg", "typ", "kid":
+		default:
+			// jwk, x5c, jku, x5u, crit, b64, ...: the key comes from the
+			// issuer's DID document only, and the payload is always the
+			// base64url claim set.
+			return h, nil, fail(CodeMalformed, "protected header member %.32q not allowed", name)
+		}
+	}
+	for _, f := range []struct {
+		name string
+		dst  *string
+	}{{"alg", &h.Alg}, {"typ", &h.Typ}, {"kid", &h.Kid}} {
+		raw, ok := ms.get(f.name)
+		if !ok {
+			continue
+		}
+		s, err := str(raw)
+		if err != nil {
+			return h, nil, failWrap(CodeMalformed, err, "protected header %s", f.name)
+		}
+		*f.dst = s
+	}
+	if h.Alg != jwa.EdDSA().String() {
+		return h, nil, fail(CodeAlgNotAllowed, "alg %.32q, only EdDSA is accepted", h.Alg)
+	}
+	if h.Typ != JOSEType {
+		return h, nil, fail(CodeMalformed, "typ %.32q, want %q", h.Typ, JOSEType)
+	}
+	if len(dec[2]) != ed25519.SignatureSize {
+		return h, nil, fail(CodeMalformed, "signature of %d bytes, an EdDSA signature has %d", len(dec[2]), ed25519.SignatureSize)
+	}
+	return h, dec[1], nil
+}
+
+// credentialSubject as parsed: hasContext tells an absent context from an
+// empty one.
+type parsedSubject struct {
+	Role       Role
+	Context    string
+	hasContext bool
+}
+
+// parseClaims decodes the claim set strictly (step 3): every object has
+// exactly the members of the profile, each once; strings are strings (not
+// null), NumericDates are integers without fraction or exponent.
+func parseClaims(payload []byte) (claims, parsedSubject, *Error) {
+	var c claims
+	var s parsedSubject
+	if !utf8.Valid(payload) {
+		return c, s, fail(CodeMalformed, "claim set is not valid UTF-8")
+	}
+	ms, err := object(payload)
+	if err != nil {
+		return c, s, failWrap(CodeMalformed, err, "claim set")
+	}
+	if err := members(ms, "claim set", []string{"iss", "sub", "jti", "nbf", "iat", "vc"}, []string{"exp"}); err != nil {
+		return c, s, err
+	}
+	for _, f := range []struct {
+		name string
+		dst  *string
+	}{{"iss", &c.Issuer}, {"sub", &c.Subject}, {"jti", &c.ID}} {
+		raw, _ := ms.get(f.name)
+		if *f.dst, err = str(raw); err != nil {
+			return c, s, failWrap(CodeMalformed, err, "claim %s", f.name)
+		}
+	}
+	for _, f := range []struct {
+		name string
+		dst  *int64
+	}{{"nbf", &c.NotBefore}, {"iat", &c.IssuedAt}, {"exp", &c.Expires}} {
+		raw, ok := ms.get(f.name)
+		if !ok {
+			continue
+		}
+		if *f.dst, err = numericDate(raw); err != nil {
+			return c, s, failWrap(CodeMalformed, err, "claim %s", f.name)
+		}
+	}
+	if _, ok := ms.get("exp"); ok && c.Expires == 0 {
+		return c, s, fail(CodeMalformed, "claim exp is 0")
+	}
+	rawVC, _ := ms.get("vc")
+	vc, err := object(rawVC)
+	if err != nil {
+		return c, s, failWrap(CodeMalformed, err, "claim vc")
+	}
+	// id, issuer, issuanceDate, expirationDate and credentialSubject.id
+	// are refused here with the other unknown members: this profile carries
+	// them in jti, iss, nbf, exp and sub only.
+	if err := members(vc, "vc", []string{"@context", "type", "credentialSubject"}, nil); err != nil {
+		return c, s, err
+	}
+	rawContext, _ := vc.get("@context")
+	if err := exactStrings(rawContext, "vc.@context", CredentialsContextURL, ContextURL); err != nil {
+		return c, s, err
+	}
+	rawType, _ := vc.get("type")
+	if err := exactStrings(rawType, "vc.type", VerifiableCredentialType, Type); err != nil {
+		return c, s, err
+	}
+	rawSubject, _ := vc.get("credentialSubject")
+	cs, err := object(rawSubject)
+	if err != nil {
+		return c, s, failWrap(CodeMalformed, err, "vc.credentialSubject")
+	}
+	// role is checked for presence with its value, at step 9.
+	if err := members(cs, "vc.credentialSubject", nil, []string{"role", "context"}); err != nil {
+		return c, s, err
+	}
+	if raw, ok := cs.get("role"); ok {
+		r, err := str(raw)
+		if err != nil {
+			return c, s, failWrap(CodeMalformed, err, "vc.credentialSubject.role")
+		}
+		s.Role = Role(r)
+	}
+	if raw, ok := cs.get("context"); ok {
+		if s.Context, err = str(raw); err != nil {
+			return c, s, failWrap(CodeMalformed, err, "vc.credentialSubject.context")
+		}
+		s.hasContext = true
+	}
+	if err := c.check(); err != nil {
+		return c, s, err
+	}
+	return c, s, nil
+}
+
+// members checks that ms has every required member and no member that is
+// neither required nor optional.
+func members(ms jsonObject, what string, required, optional []string) *Error {
+	for _, r := range required {
+		if _, ok := ms.get(r); !ok {
+			return fail(CodeMalformed, "%s: member %q missing", what, r)
+		}
+	}
+	for _, name := range ms.names {
+		if !contains(required, name) && !contains(optional, name) {
+			return fail(CodeMalformed, "%s: member %.32q not allowed", what, name)
+		}
+	}
+	return nil
+}
+
+func contains(list []string, s string) bool {
+	for _, l := range list {
+		if l == s {
+			return true
+		}
+	}
+	return false
+}
+
+// exactStrings checks that raw is the JSON array of want, in that order.
+// The profile fixes both arrays: a verifier that finds the credential type
+// and context in known places needs no JSON-LD processing.
+func exactStrings(raw json.RawMessage, what string, want ...string) *Error {
+	var got []json.RawMessage
+	if err := json.Unmarshal(raw, &got); err != nil || len(raw) == 0 || raw[0] != '[' {
+		return fail(CodeMalformed, "%s is not an array", what)
+	}
+	if len(got) != len(want) {
+		return fail(CodeMalformed, "%s has %d entries, want %q", what, len(got), want)
+	}
+	for i, g := range got {
+		s, err := str(g)
+		if err != nil || s != want[i] {
+			return fail(CodeMalformed, "%s[%d] is not %q", what, i, want[i])
+		}
+	}
+	return nil
+}
+
+// object decodes data as exactly one JSON object and returns its members.
+// It refuses duplicate member names (encoding/json would keep the last one,
+// so that two parsers could read two different credentials) and any data
+// after the object.
+func object(data []byte) (jsonObject, error) {
+	dec := json.NewDecoder(bytes.NewReader(data))
+	tok, err := dec.Token()
+	if err != nil {
+		return jsonObject{}, err
+	}
+	if d, ok := tok.(json.Delim); !ok || d != '{' {
+		return jsonObject{}, errors.New("not a JSON object")
+	}
+	ms := jsonObject{m: map[string]json.RawMessage{}}
+	for dec.More() {
+		tok, err := dec.Token()
+		if err != nil {
+			return ms, err
+		}
+		name, ok := tok.(string)
+		if !ok {
+			return ms, errors.New("member name is not a string")
+		}
+		if _, dup := ms.m[name]; dup {
+			return ms, fmt.Errorf("duplicate member %.32q", name)
+		}
+		var v json.RawMessage
+		if err := dec.Decode(&v); err != nil {
+			return ms, err
+		}
+		ms.m[name] = v
+		ms.names = append(ms.names, name)
+	}
+	if _, err := dec.Token(); err != nil {
+		return ms, err
+	}
+	if _, err := dec.Token(); err != io.EOF {
+		return ms, errors.New("data after the JSON object")
+	}
+	return ms, nil
+}
+
+// jsonObject is a decoded JSON object: its members by name, and the names
+// in document order (so that errors name the first offending member).
+type jsonObject struct {
+	m     map[string]json.RawMessage
+	names []string
+}
+
+func (o jsonObject) get(name string) (json.RawMessage, bool) {
+	v, ok := o.m[name]
+	return v, ok
+}
+
+// str decodes a JSON string; null and other types are refused.
+func str(raw json.RawMessage) (string, error) {
+	if len(raw) == 0 || raw[0] != '"' {
+		return "", errors.New("not a string")
+	}
+	var s string
+	if err := json.Unmarshal(raw, &s); err != nil {
+		return "", err
+	}
+	return s, nil
+}
+
+// numericDate decodes a NumericDate (RFC 7519 §2) as this profile writes
+// it: a non-negative integer in decimal, no sign, fraction, exponent or
+// leading zero.
+func numericDate(raw json.RawMessage) (int64, error) {
+	s := string(raw)
+	if s == "" || len(s) > 12 || (len(s) > 1 && s[0] == '0') {
+		return 0, fmt.Errorf("%.32s is not a NumericDate in whole seconds", s)
+	}
+	for i := 0; i < len(s); i++ {
+		if s[i] < '0' || s[i] > '9' {
+			return 0, fmt.Errorf("%.32s is not a NumericDate in whole seconds", s)
+		}
+	}
+	return strconv.ParseInt(s, 10, 64)
+}
