@@ -27,8 +27,11 @@ import (
 	"strings"
 	"time"
 
+	"github.com/clawnet/ledger/did"
+	"github.com/clawnet/ledger/did/registry"
 	"github.com/clawnet/ledger/transparency"
 	"github.com/clawnet/ledger/transparency/sequencer"
+	"github.com/clawnet/ledger/transparency/store"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 )
@@ -74,6 +77,32 @@ type Config struct {
 	Gatherer   prometheus.Gatherer
 	// Clock stamps entries appended through the API. Nil means time.Now.
 	Clock func() time.Time
+
+	// Resolver resolves DIDs for GET /1.0/identifiers/{did} and, with
+	// Identity, for signed requests and credentials. Nil resolves did:key
+	// only.
+	Resolver *did.Resolver
+	// Identity, if set, enables the identity API (signed requests, hosted
+	// did:web, owners, agents, contacts: spec/identity.md). Nil serves
+	// the log and did:key resolution only.
+	Identity *IdentityConfig
+}
+
+// IdentityConfig configures the identity API. Every field is required.
+type IdentityConfig struct {
+	// PublicURL is the server's public origin (scheme://host[:port]): the
+	// audience of signed requests and the base of hosted did:web.
+	PublicURL string
+	// DIDWebHost is the did:web host of the hosted DIDs (the PublicURL's
+	// host, port colon written "%3A").
+	DIDWebHost string
+	// DB is the database; signed requests record their jti in it.
+	DB *store.DB
+	// Registry holds owners, agents, contacts and hosted DIDs.
+	Registry *registry.Registry
+	// ContactRequestTTL is the registry's contact request lifetime, for
+	// the expiry the API reports; 0 means registry.DefaultContactRequestTTL.
+	ContactRequestTTL time.Duration
 }
 
 // maxBodySize bounds every request body.
@@ -92,6 +121,13 @@ type Server struct {
 	gatherer  prometheus.Gatherer
 	promh     http.Handler // serves gatherer
 	handler   http.Handler
+
+	resolver *did.Resolver // never nil
+	// The identity API; registry is nil when it is disabled.
+	registry   *registry.Registry
+	auth       *signedAuth
+	didWebHost string
+	contactTTL time.Duration
 }
 
 // New returns a server for cfg.
@@ -140,6 +176,22 @@ func New(cfg Config) (*Server, error) {
 		return nil, fmt.Errorf("server: %w", err)
 	}
 	s.metrics = m
+	s.resolver = cfg.Resolver
+	if s.resolver == nil {
+		s.resolver = &did.Resolver{}
+	}
+	if id := cfg.Identity; id != nil {
+		if id.PublicURL == "" || id.DIDWebHost == "" || id.DB == nil || id.Registry == nil {
+			return nil, errors.New("server: Config.Identity needs PublicURL, DIDWebHost, DB and Registry")
+		}
+		if s.auth, err = newSignedAuth(id.PublicURL, s.resolveDocument, id.DB, s.clock); err != nil {
+			return nil, fmt.Errorf("server: %w", err)
+		}
+		s.registry, s.didWebHost, s.contactTTL = id.Registry, id.DIDWebHost, id.ContactRequestTTL
+		if s.contactTTL == 0 {
+			s.contactTTL = registry.DefaultContactRequestTTL
+		}
+	}
 	s.promh = promhttp.HandlerFor(s.gatherer, promhttp.HandlerOpts{})
 	s.handler = s.routes()
 	return s, nil
@@ -162,7 +214,7 @@ const tilePrefix = "/log/tile/"
 // routeTable lists every route but the tiles, which routes() dispatches
 // before the mux.
 func (s *Server) routeTable() []route {
-	return []route{
+	routes := []route{
 		{"GET", "/healthz", s.healthz},
 		{"GET", "/metrics", s.serveMetrics},
 		{"GET", "/log/checkpoint", s.checkpoint},
@@ -173,6 +225,10 @@ func (s *Server) routeTable() []route {
 		{"GET", "/log/v1/proof/consistency", s.consistencyProof},
 		{"GET", "/log/v1/receipts/{index}", s.receipt},
 	}
+	if s.registry != nil {
+		routes = append(routes, s.identityRoutes()...)
+	}
+	return routes
 }
 
 func (s *Server) routes() http.Handler {

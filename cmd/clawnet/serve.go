@@ -14,6 +14,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/url"
 	"os"
 	"path/filepath"
 	"runtime"
@@ -24,6 +25,9 @@ import (
 	"unicode"
 	"unicode/utf8"
 
+	"github.com/clawnet/ledger/did"
+	"github.com/clawnet/ledger/did/registry"
+	"github.com/clawnet/ledger/did/web"
 	"github.com/clawnet/ledger/server"
 	"github.com/clawnet/ledger/transparency/sequencer"
 	"github.com/clawnet/ledger/transparency/store"
@@ -59,6 +63,10 @@ type serveConfig struct {
 	level        slog.Level
 	maxBatchSize int
 	maxBatchAge  time.Duration
+	// The identity API.
+	publicURL          string // "" = "http://" + the listen address
+	allowPrivateDIDWeb bool
+	contactRequestTTL  time.Duration
 }
 
 // usageError is a bad command line: exit code 2.
@@ -142,6 +150,9 @@ func parseServeFlags(args []string, stderr io.Writer) (serveConfig, error) {
 	level := flags.String("log-level", "info", "log `level`: debug, info, warn or error")
 	flags.IntVar(&cfg.maxBatchSize, "max-batch-size", 0, "most entries per log batch (0: the log's default)")
 	flags.DurationVar(&cfg.maxBatchAge, "max-batch-age", 0, "how long a batch may wait for more entries (0: no wait, group commit only)")
+	flags.StringVar(&cfg.publicURL, "public-url", "", "the server's public `origin` (scheme://host[:port]): the audience of signed requests and the host of its did:web DIDs (default http://<address>)")
+	flags.BoolVar(&cfg.allowPrivateDIDWeb, "allow-private-did-web", false, "resolve remote did:web on loopback and private addresses (tests, private networks; never on a public server)")
+	flags.DurationVar(&cfg.contactRequestTTL, "contact-request-ttl", 0, "how long a contact request stays pending (0: 7 days)")
 	flags.Usage = func() {
 		fmt.Fprintln(stderr, "usage: clawnet serve [flags]")
 		fmt.Fprintln(stderr)
@@ -166,6 +177,14 @@ func parseServeFlags(args []string, stderr io.Writer) (serveConfig, error) {
 	}
 	if cfg.data == "" {
 		return cfg, &usageError{"--data must not be empty"}
+	}
+	if cfg.contactRequestTTL < 0 {
+		return cfg, &usageError{"--contact-request-ttl must not be negative"}
+	}
+	if cfg.publicURL != "" {
+		if _, err := didWebHost(cfg.publicURL); err != nil {
+			return cfg, &usageError{fmt.Sprintf("--public-url: %v", err)}
+		}
 	}
 	if cfg.origin != "" {
 		if err := checkOrigin(cfg.origin); err != nil {
@@ -248,6 +267,27 @@ func serve(ctx context.Context, cfg serveConfig, stdout io.Writer, logger *slog.
 		logger.Info("log closed", "tree_size", l.Size())
 	}()
 
+	publicURL := cfg.publicURL
+	if publicURL == "" {
+		publicURL = "http://" + addr
+	}
+	publicURL = strings.TrimSuffix(publicURL, "/")
+	host, err := didWebHost(publicURL)
+	if err != nil {
+		return fmt.Errorf("public URL: %w", err)
+	}
+	identity, err := registry.New(registry.Config{
+		DB: db, Host: host, PublicURL: publicURL, ContactRequestTTL: cfg.contactRequestTTL,
+	})
+	if err != nil {
+		return err
+	}
+	resolver := &did.Resolver{
+		Hosted:     identity,
+		HostedHost: host,
+		Remote:     &web.Remote{AllowPrivate: cfg.allowPrivateDIDWeb},
+		Cache:      did.NewCache(resolverCacheSize, time.Now),
+	}
 	srv, err := server.New(server.Config{
 		Log:           l,
 		VerifierKey:   keys.vkey,
@@ -255,10 +295,16 @@ func serve(ctx context.Context, cfg serveConfig, stdout io.Writer, logger *slog.
 		Logger:        logger,
 		Registerer:    reg,
 		Gatherer:      reg,
+		Resolver:      resolver,
+		Identity: &server.IdentityConfig{
+			PublicURL: publicURL, DIDWebHost: host, DB: db, Registry: identity,
+			ContactRequestTTL: cfg.contactRequestTTL,
+		},
 	})
 	if err != nil {
 		return err
 	}
+	go sweepReplayRecords(ctx, srv, logger)
 	hs := &http.Server{
 		Handler:           srv.Handler(),
 		ReadHeaderTimeout: 10 * time.Second,
@@ -273,6 +319,7 @@ func serve(ctx context.Context, cfg serveConfig, stdout io.Writer, logger *slog.
 	fmt.Fprintf(stdout, "log origin: %s\n", keys.signer.Name())
 	fmt.Fprintf(stdout, "log verifier key: %s\n", keys.vkey)
 	fmt.Fprintf(stdout, "operator token: %s\n", filepath.Join(cfg.data, tokenFile))
+	fmt.Fprintf(stdout, "public URL: %s (hosted DIDs: did:web:%s:owners:<name>)\n", publicURL, host)
 	logger.Info("serving", "addr", addr, "origin", keys.signer.Name(), "data", cfg.data, "tree_size", l.Size())
 
 	serveErr := make(chan error, 1)
@@ -295,6 +342,43 @@ func serve(ctx context.Context, cfg serveConfig, stdout io.Writer, logger *slog.
 		return fmt.Errorf("serve: %w", err)
 	}
 	return nil
+}
+
+// resolverCacheSize bounds the resolver's cache of did:key and remote
+// did:web results.
+const resolverCacheSize = 100_000
+
+// didWebHost checks that publicURL is an http(s) origin and returns its
+// did:web host: the host, with the port's colon written "%3A".
+func didWebHost(publicURL string) (string, error) {
+	u, err := url.Parse(strings.TrimSuffix(publicURL, "/"))
+	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || u.User != nil ||
+		u.Path != "" || u.RawQuery != "" || u.Fragment != "" || u.Opaque != "" {
+		return "", fmt.Errorf("%q is not an http(s) origin (scheme://host[:port], no path)", publicURL)
+	}
+	if strings.HasPrefix(u.Host, "[") {
+		return "", fmt.Errorf("%q: did:web cannot name an IPv6 literal host; use a DNS name", publicURL)
+	}
+	return strings.ReplaceAll(strings.ToLower(u.Host), ":", "%3A"), nil
+}
+
+// sweepReplayRecords deletes expired jti records every minute until ctx
+// ends.
+func sweepReplayRecords(ctx context.Context, srv *server.Server, logger *slog.Logger) {
+	t := time.NewTicker(time.Minute)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case now := <-t.C:
+			if n, err := srv.SweepReplayRecords(now); err != nil {
+				logger.Warn("sweep expired jti records", "err", err)
+			} else if n > 0 {
+				logger.Debug("swept expired jti records", "deleted", n)
+			}
+		}
+	}
 }
 
 type logKeys struct {
