@@ -60,6 +60,13 @@ func newEnv(t *testing.T) *env {
 	return &env{t: t, db: db, log: l, reg: reg}
 }
 
+// with makes e report to t (a subtest) until the returned func is called.
+func (e *env) with(t *testing.T) func() {
+	old := e.t
+	e.t = t
+	return func() { e.t = old }
+}
+
 // req returns a request signed by signer with kid at t0 + the counter.
 func (e *env) reqKID(signer, kid string) Request {
 	e.n++

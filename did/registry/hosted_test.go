@@ -232,6 +232,7 @@ func TestHostedRefusals(t *testing.T) {
 		{"deactivated DID registers as owner", CodeDIDDeactivated, func() (*Op, error) { return e.reg.RegisterOwner(e.reqKID(dead, dead+"#key-1")) }},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
+			defer e.with(t)()
 			op, err := tc.op()
 			e.refused(tc.code, op, err)
 		})

@@ -139,6 +139,7 @@ func TestOwnerAgentRefusals(t *testing.T) {
 		{"unbind twice", CodeAgentUnbound, func() (*Op, error) { return e.reg.UnbindAgent(e.req(o), gone) }},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
+			defer e.with(t)()
 			op, err := tc.op()
 			e.refused(tc.code, op, err)
 		})
