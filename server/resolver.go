@@ -5,10 +5,13 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"net/url"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/clawnet/ledger/did"
+	"github.com/clawnet/ledger/did/web"
 )
 
 // The DID resolution endpoint follows the HTTP(S) binding of W3C DID
@@ -19,6 +22,11 @@ import (
 // every error this handler picks is written as one (content type
 // application/did-resolution). Only the method check (405) and panics,
 // which the shared machinery answers, use ErrorBody.
+//
+// The one resolution option is versionId, as the query
+// "?versionId=<id>" (DID Resolution HTTP(S) binding: options are query
+// parameters). Any other query is a DID URL, which is dereferenced, not
+// resolved: invalidDid.
 
 // identifiersPrefix is the path prefix of the endpoint. routes() sends
 // every path under it here, bypassing the mux, so that a DID URL with a
@@ -31,12 +39,10 @@ const identifiersPrefix = "/1.0/identifiers/"
 // (did:key: the document is a function of the DID).
 var immutableCache = []string{"public, max-age=31536000, immutable"}
 
-// didResolver resolves for the endpoint. Its zero value resolves did:key;
-// hosted and remote did:web will configure it from Config.
-var didResolver did.Resolver
-
 // resolutionStatus maps didResolutionMetadata.error to its HTTP status
-// (DID Resolution HTTP(S) binding).
+// (DID Resolution HTTP(S) binding). invalidDidDocument is only ever the
+// fault of a remote did:web host, never of the client nor ours: the
+// binding gives it no status of its own, so it is 502 Bad Gateway.
 var resolutionStatus = map[string]int{
 	did.ErrorInvalidDID:                 http.StatusBadRequest,
 	did.ErrorNotFound:                   http.StatusNotFound,
@@ -44,6 +50,22 @@ var resolutionStatus = map[string]int{
 	did.ErrorDeactivated:                http.StatusGone,
 	did.ErrorMethodNotSupported:         http.StatusNotImplemented,
 	did.ErrorInternal:                   http.StatusInternalServerError,
+	did.ErrorInvalidDIDDocument:         http.StatusBadGateway,
+}
+
+// detailStatus overrides resolutionStatus for internalError failures that
+// are a remote did:web host's doing (or a policy refusal to contact it),
+// not ours: 500 is kept for this server's own faults. The binding is
+// silent on upstream failures; 502 and 504 are HTTP's.
+var detailStatus = map[string]int{
+	web.DetailHTTPStatus:       http.StatusBadGateway,
+	web.DetailRedirectRefused:  http.StatusBadGateway,
+	web.DetailRedirectLoop:     http.StatusBadGateway,
+	web.DetailTooManyRedirects: http.StatusBadGateway,
+	web.DetailPrivateAddress:   http.StatusBadGateway,
+	web.DetailFetchFailed:      http.StatusBadGateway,
+	web.DetailCanceled:         http.StatusBadGateway,
+	web.DetailTimeout:          http.StatusGatewayTimeout,
 }
 
 // resolutionErrorCodes lists the codes the endpoint can answer with;
@@ -51,6 +73,17 @@ var resolutionStatus = map[string]int{
 var resolutionErrorCodes = []string{
 	did.ErrorInvalidDID, did.ErrorNotFound, did.ErrorRepresentationNotSupported,
 	did.ErrorDeactivated, did.ErrorMethodNotSupported, did.ErrorInternal,
+	did.ErrorInvalidDIDDocument,
+}
+
+// resolutionDetails lists the clawnetError detail codes the endpoint can
+// answer with; spec/openapi.yaml documents each.
+var resolutionDetails = []string{
+	did.DetailWebInvalid, did.DetailWebNoVersions, web.DetailNotFound, web.DetailHTTPStatus,
+	web.DetailRedirectRefused, web.DetailRedirectLoop, web.DetailTooManyRedirects,
+	web.DetailPrivateAddress, web.DetailTimeout, web.DetailCanceled, web.DetailFetchFailed,
+	web.DetailTooLarge, web.DetailTooDeep, web.DetailInvalidDocument, web.DetailIDMismatch,
+	web.DetailExternalReference, web.DetailUnknownReference,
 }
 
 // resolveDID serves GET (and HEAD) /1.0/identifiers/{did}. The DID is the
@@ -62,27 +95,27 @@ func (s *Server) resolveDID(w http.ResponseWriter, r *http.Request) error {
 	w.Header().Set("Vary", "Accept")
 	ct, ok := negotiateDID(r.Header.Values("Accept"))
 	if !ok {
-		s.writeResolutionError(w, r, did.ErrorRepresentationNotSupported,
-			"supported representations: "+did.MediaTypeDIDLDJSON+", "+did.MediaTypeDIDJSON+", "+
-				did.MediaTypeDIDResolution+", "+resolutionLDJSON, nil)
+		s.writeResolutionError(w, r, &did.ResolutionError{Code: did.ErrorRepresentationNotSupported,
+			Message: "supported representations: " + did.MediaTypeDIDLDJSON + ", " + did.MediaTypeDIDJSON + ", " +
+				did.MediaTypeDIDResolution + ", " + resolutionLDJSON})
 		return nil
 	}
-	if r.URL.RawQuery != "" || r.URL.ForceQuery {
-		// The query would be part of a DID URL, which is dereferenced, not
-		// resolved; and no resolution option is supported yet.
-		s.writeResolutionError(w, r, did.ErrorInvalidDID,
-			"a DID URL with a query is not a DID; only bare DIDs are resolved", nil)
+	opts, ok := resolutionOptions(r.URL)
+	if !ok {
+		// Any other query would be part of a DID URL, which is
+		// dereferenced, not resolved.
+		s.writeResolutionError(w, r, &did.ResolutionError{Code: did.ErrorInvalidDID,
+			Message: "a DID URL with a query is not a DID; only bare DIDs are resolved, with the one option ?versionId=<id>"})
 		return nil
 	}
 	id := strings.TrimPrefix(r.URL.Path, identifiersPrefix)
-	res, err := didResolver.Resolve(r.Context(), id)
+	res, err := s.resolver.ResolveWithOptions(r.Context(), id, opts)
 	if err != nil {
 		var re *did.ResolutionError
-		if errors.As(err, &re) {
-			s.writeResolutionError(w, r, re.Code, re.Message, nil)
-		} else {
-			s.writeResolutionError(w, r, did.ErrorInternal, "internal error", err)
+		if !errors.As(err, &re) {
+			re = &did.ResolutionError{Code: did.ErrorInternal, Message: "internal error", Err: err}
 		}
+		s.writeResolutionError(w, r, re)
 		return nil
 	}
 	var body []byte
@@ -93,30 +126,78 @@ func (s *Server) resolveDID(w http.ResponseWriter, r *http.Request) error {
 		body, err = did.MarshalDocument(res.Document, ct)
 	}
 	if err != nil {
-		s.writeResolutionError(w, r, did.ErrorInternal, "internal error", fmt.Errorf("encode resolution of %.64q: %w", id, err))
+		s.writeResolutionError(w, r, &did.ResolutionError{Code: did.ErrorInternal, Message: "internal error",
+			Err: fmt.Errorf("encode resolution of %.64q: %w", id, err)})
 		return nil
 	}
-	if res.Immutable {
-		w.Header()["Cache-Control"] = immutableCache
-	}
+	w.Header()["Cache-Control"] = resultCacheControl(res)
 	writeResolution(w, http.StatusOK, ct, body)
 	return nil
 }
 
-// writeResolutionError writes a resolution result carrying code. cause, if
-// any, is logged and never sent.
-func (s *Server) writeResolutionError(w http.ResponseWriter, r *http.Request, code, message string, cause error) {
-	status, ok := resolutionStatus[code]
+// resultCacheControl says how long a successful result may be reused:
+// forever when Immutable (did:key), for its TTL (remote did:web, the TTL
+// left in the resolver's cache), and otherwise only after asking again
+// (hosted did:web, which can change at any log entry).
+func resultCacheControl(res *did.Result) []string {
+	switch secs := int64(res.TTL / time.Second); {
+	case res.Immutable:
+		return immutableCache
+	case secs > 0:
+		return []string{"public, max-age=" + strconv.FormatInt(secs, 10)}
+	default:
+		return []string{"no-cache"}
+	}
+}
+
+// resolutionOptions returns the resolution options of the request's query:
+// none, or exactly one non-empty versionId. ok is false for any other
+// query (including an empty "?", a repeated or empty versionId, another
+// parameter, or a malformed escape).
+func resolutionOptions(u *url.URL) (o did.ResolveOptions, ok bool) {
+	if u.RawQuery == "" {
+		return o, !u.ForceQuery
+	}
+	raw, found := strings.CutPrefix(u.RawQuery, "versionId=")
+	if !found || strings.ContainsAny(raw, "&;=") {
+		return o, false
+	}
+	v, err := url.QueryUnescape(raw)
+	if err != nil || v == "" {
+		return o, false
+	}
+	o.VersionID = v
+	return o, true
+}
+
+// writeResolutionError writes the resolution result carrying re: its code,
+// message, detail and document metadata (a deactivated DID has some). The
+// cause, re.Err, is logged and never sent. Error results are not cached as
+// they are: a DID not found now may be created the next minute.
+func (s *Server) writeResolutionError(w http.ResponseWriter, r *http.Request, re *did.ResolutionError) {
+	status, ok := resolutionStatus[re.Code]
 	if !ok {
-		cause = errors.Join(cause, fmt.Errorf("resolver returned unknown error code %q", code))
-		code, message, status = did.ErrorInternal, "internal error", http.StatusInternalServerError
+		re = &did.ResolutionError{Code: did.ErrorInternal, Message: "internal error",
+			Err: errors.Join(re.Err, fmt.Errorf("resolver returned unknown error code %q", re.Code))}
+		status = http.StatusInternalServerError
 	}
-	if status >= 500 && status != http.StatusNotImplemented {
+	if ds, ok := detailStatus[re.Detail]; ok && re.Code == did.ErrorInternal {
+		status = ds
+	}
+	switch {
+	case status == http.StatusInternalServerError:
 		s.logger.Error("did resolution failed", "method", r.Method, "path", r.URL.Path,
-			"status", status, "code", code, "err", cause)
+			"status", status, "code", re.Code, "err", re.Err)
 		w.Header().Set("Cache-Control", "no-store")
+	case status >= 500 && status != http.StatusNotImplemented:
+		// A remote host's fault: worth a look, not an alarm.
+		s.logger.Debug("did resolution: remote did:web failed", "path", r.URL.Path,
+			"status", status, "code", re.Code, "detail", re.Detail, "err", re.Err)
+		w.Header().Set("Cache-Control", "no-store")
+	default:
+		w.Header().Set("Cache-Control", "no-cache")
 	}
-	body, err := json.Marshal(did.ErrorResult(code, message))
+	body, err := json.Marshal(re.Result())
 	if err != nil {
 		panic(fmt.Sprintf("server: encode resolution error: %v", err))
 	}

@@ -2,8 +2,10 @@ package server
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
@@ -13,8 +15,10 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/clawnet/ledger/did"
+	"github.com/clawnet/ledger/did/web"
 )
 
 const (
@@ -103,8 +107,15 @@ func TestResolveDIDErrors(t *testing.T) {
 		{"did-key-other-codec", identifiersPrefix + "did:key:z6LSfg76x3LLQjPg3AmMPWo7kdWPHeXbnDLDEbYPBESjbxWC", "", 400, did.ErrorInvalidDID},
 		{"raw-path", identifiersPrefix + testKeyDID + "/path", "", 400, did.ErrorInvalidDID},
 		{"encoded-path", identifiersPrefix + testKeyDID + "%2Fpath", "", 400, did.ErrorInvalidDID},
-		{"query", identifiersPrefix + testKeyDID + "?versionId=1", "", 400, did.ErrorInvalidDID},
+		{"key-version", identifiersPrefix + testKeyDID + "?versionId=1", "", 404, did.ErrorNotFound},
 		{"empty-query", identifiersPrefix + testKeyDID + "?", "", 400, did.ErrorInvalidDID},
+		{"other-query", identifiersPrefix + testKeyDID + "?service=files", "", 400, did.ErrorInvalidDID},
+		{"version-repeated", identifiersPrefix + testKeyDID + "?versionId=1&versionId=2", "", 400, did.ErrorInvalidDID},
+		{"version-and-other", identifiersPrefix + testKeyDID + "?versionId=1&x=2", "", 400, did.ErrorInvalidDID},
+		{"version-semicolon", identifiersPrefix + testKeyDID + "?versionId=1;x=2", "", 400, did.ErrorInvalidDID},
+		{"version-empty", identifiersPrefix + testKeyDID + "?versionId=", "", 400, did.ErrorInvalidDID},
+		{"version-bad-escape", identifiersPrefix + testKeyDID + "?versionId=%zz", "", 400, did.ErrorInvalidDID},
+		{"version-case", identifiersPrefix + testKeyDID + "?versionid=1", "", 400, did.ErrorInvalidDID},
 		{"encoded-query", identifiersPrefix + testKeyDID + "%3FversionId=1", "", 400, did.ErrorInvalidDID},
 		{"encoded-fragment", identifiersPrefix + testKeyDID + "%23key-1", "", 400, did.ErrorInvalidDID},
 		{"did-web", identifiersPrefix + "did:web:example.com", "", 501, did.ErrorMethodNotSupported},
@@ -346,7 +357,7 @@ func TestResolutionInternalError(t *testing.T) {
 	s := &Server{logger: slog.New(slog.NewTextHandler(logs, nil))}
 	rec := httptest.NewRecorder()
 	req := httptest.NewRequest("GET", identifiersPath(testKeyDID), nil)
-	s.writeResolutionError(rec, req, "bogusCode", "secret detail", errors.New("disk on fire"))
+	s.writeResolutionError(rec, req, &did.ResolutionError{Code: "bogusCode", Message: "secret detail", Err: errors.New("disk on fire")})
 	r := response{rec.Code, rec.Header(), rec.Body.Bytes()}
 	if r.status != http.StatusInternalServerError {
 		t.Errorf("status %d", r.status)
@@ -381,6 +392,16 @@ func TestOpenAPIDocumentsResolution(t *testing.T) {
 		}
 		if _, ok := resolutionStatus[code]; !ok {
 			t.Errorf("resolution error %s has no status", code)
+		}
+	}
+	for _, code := range did.ErrorCodes {
+		if !slices.Contains(resolutionErrorCodes, code) {
+			t.Errorf("resolver error code %s is not in resolutionErrorCodes", code)
+		}
+	}
+	for _, d := range resolutionDetails {
+		if !strings.Contains(spec, "| `"+d+"` |") {
+			t.Errorf("clawnetError %s is not in the endpoint's detail table", d)
 		}
 	}
 }
@@ -437,4 +458,269 @@ func FuzzResolveDID(f *testing.F) {
 			t.Fatalf("%q %q: %d %s", path, accept, rec.Code, rec.Body)
 		}
 	})
+}
+
+// fakeHosted is a hosted did:web source in the shape of
+// spec/did-web.md: alice has versions 3 (created) and 5 (rotated to
+// key-2); gone was created at 4 and deactivated at 9.
+type fakeHosted struct{ host, origin string }
+
+const (
+	hostedHost = "localhost%3A8080"
+	aliceDID   = "did:web:" + hostedHost + ":owners:alice"
+	goneDID    = "did:web:" + hostedHost + ":owners:gone"
+)
+
+func hostedDocument(id string, n int) *did.Document {
+	kid := fmt.Sprintf("%s#key-%d", id, n)
+	return &did.Document{
+		Context: []string{did.ContextDIDv1, "https://w3id.org/security/suites/ed25519-2020/v1"},
+		ID:      id,
+		VerificationMethod: []did.VerificationMethod{{ID: kid, Type: "Ed25519VerificationKey2020", Controller: id,
+			PublicKeyMultibase: strings.TrimPrefix(testKeyDID, "did:key:")}},
+		Authentication:  []string{kid},
+		AssertionMethod: []string{kid},
+	}
+}
+
+func (h fakeHosted) ResolveHosted(_ context.Context, id, version string) (*did.Result, error) {
+	receipt := func(v string) string { return "http://localhost:8080/log/v1/receipts/" + v }
+	ok := func(doc *did.Document, m did.DocumentMetadata) (*did.Result, error) {
+		return &did.Result{Document: doc, ResolutionMetadata: did.ResolutionMetadata{ContentType: did.MediaTypeDIDLDJSON},
+			DocumentMetadata: m}, nil
+	}
+	switch {
+	case id == aliceDID && (version == "" || version == "5"):
+		return ok(hostedDocument(id, 2), did.DocumentMetadata{Created: "2026-11-25T12:00:00Z", Updated: "2026-11-25T12:10:00Z",
+			VersionID: "5", LogEntry: receipt("5")})
+	case id == aliceDID && version == "3":
+		return ok(hostedDocument(id, 1), did.DocumentMetadata{Created: "2026-11-25T12:00:00Z", Updated: "2026-11-25T12:00:00Z",
+			VersionID: "3", NextUpdate: "2026-11-25T12:10:00Z", NextVersionID: "5", LogEntry: receipt("3")})
+	case id == goneDID && version == "4":
+		return ok(hostedDocument(id, 1), did.DocumentMetadata{Created: "2026-11-25T12:01:00Z", Updated: "2026-11-25T12:01:00Z",
+			VersionID: "4", NextUpdate: "2026-11-25T12:20:00Z", NextVersionID: "9", LogEntry: receipt("4")})
+	case id == goneDID && (version == "" || version == "9"):
+		return nil, &did.ResolutionError{Code: did.ErrorDeactivated, Message: "the DID is deactivated",
+			Metadata: &did.DocumentMetadata{Created: "2026-11-25T12:01:00Z", Updated: "2026-11-25T12:20:00Z",
+				Deactivated: true, VersionID: "9", LogEntry: receipt("9")}}
+	}
+	return nil, &did.ResolutionError{Code: did.ErrorNotFound, Message: "no such DID or version"}
+}
+
+// resolverHandler serves the endpoint with r, in process.
+func resolverHandler(t *testing.T, r *did.Resolver) (http.Handler, *syncBuffer) {
+	logs := &syncBuffer{}
+	s := &Server{logger: slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug})), resolver: r}
+	return http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
+		if err := s.resolveDID(w, req); err != nil {
+			t.Errorf("resolveDID: %v", err)
+		}
+	}), logs
+}
+
+func get(h http.Handler, target, accept string) response {
+	req := httptest.NewRequest("GET", target, nil)
+	if accept != "" {
+		req.Header.Set("Accept", accept)
+	}
+	rec := httptest.NewRecorder()
+	h.ServeHTTP(rec, req)
+	return response{rec.Code, rec.Header(), rec.Body.Bytes()}
+}
+
+type resultJSON struct {
+	Context  string          `json:"@context"`
+	Document json.RawMessage `json:"didDocument"`
+	Meta     struct {
+		ContentType  string `json:"contentType"`
+		Error        string `json:"error"`
+		ErrorMessage string `json:"errorMessage"`
+		ClawnetError string `json:"clawnetError"`
+	} `json:"didResolutionMetadata"`
+	DocMeta did.DocumentMetadata `json:"didDocumentMetadata"`
+}
+
+// TestResolveHostedDID resolves hosted did:web versions over the endpoint:
+// current, past (with nextVersionId), deactivated (410 with its metadata),
+// a past version of a deactivated DID, and unknown ones; hosted results
+// are never cacheable.
+func TestResolveHostedDID(t *testing.T) {
+	h, _ := resolverHandler(t, &did.Resolver{Hosted: fakeHosted{}, HostedHost: hostedHost})
+	path := func(id, v string) string {
+		p := identifiersPath(id)
+		if v != "" {
+			p += "?versionId=" + v
+		}
+		return p
+	}
+	for _, tc := range []struct {
+		name, did, version string
+		status             int
+		code               string
+		kid                string
+		meta               did.DocumentMetadata
+	}{
+		{"current", aliceDID, "", 200, "", aliceDID + "#key-2", did.DocumentMetadata{Created: "2026-11-25T12:00:00Z",
+			Updated: "2026-11-25T12:10:00Z", VersionID: "5", LogEntry: "http://localhost:8080/log/v1/receipts/5"}},
+		{"current-by-version", aliceDID, "5", 200, "", aliceDID + "#key-2", did.DocumentMetadata{Created: "2026-11-25T12:00:00Z",
+			Updated: "2026-11-25T12:10:00Z", VersionID: "5", LogEntry: "http://localhost:8080/log/v1/receipts/5"}},
+		{"past", aliceDID, "3", 200, "", aliceDID + "#key-1", did.DocumentMetadata{Created: "2026-11-25T12:00:00Z",
+			Updated: "2026-11-25T12:00:00Z", VersionID: "3", NextUpdate: "2026-11-25T12:10:00Z", NextVersionID: "5",
+			LogEntry: "http://localhost:8080/log/v1/receipts/3"}},
+		{"deactivated", goneDID, "", 410, did.ErrorDeactivated, "", did.DocumentMetadata{Created: "2026-11-25T12:01:00Z",
+			Updated: "2026-11-25T12:20:00Z", Deactivated: true, VersionID: "9", LogEntry: "http://localhost:8080/log/v1/receipts/9"}},
+		{"deactivated-past", goneDID, "4", 200, "", goneDID + "#key-1", did.DocumentMetadata{Created: "2026-11-25T12:01:00Z",
+			Updated: "2026-11-25T12:01:00Z", VersionID: "4", NextUpdate: "2026-11-25T12:20:00Z", NextVersionID: "9",
+			LogEntry: "http://localhost:8080/log/v1/receipts/4"}},
+		{"unknown-version", aliceDID, "4", 404, did.ErrorNotFound, "", did.DocumentMetadata{}},
+		{"unknown-did", "did:web:" + hostedHost + ":owners:bob", "", 404, did.ErrorNotFound, "", did.DocumentMetadata{}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			r := get(h, path(tc.did, tc.version), did.MediaTypeDIDResolution)
+			if r.status != tc.status {
+				t.Fatalf("status %d, want %d: %s", r.status, tc.status, r.body)
+			}
+			if cc := r.header.Get("Cache-Control"); cc != "no-cache" {
+				t.Errorf("Cache-Control = %q, want no-cache", cc)
+			}
+			var res resultJSON
+			decodeStrict(t, r.body, &res)
+			if res.Meta.Error != tc.code || res.DocMeta != tc.meta {
+				t.Errorf("error %q, metadata %+v; want %q, %+v", res.Meta.Error, res.DocMeta, tc.code, tc.meta)
+			}
+			if tc.code != "" {
+				if string(res.Document) != "null" {
+					t.Errorf("didDocument = %s, want null", res.Document)
+				}
+				return
+			}
+			checkDIDDocument(t, res.Document, tc.did, true)
+			doc, _ := did.ParseDocument(res.Document)
+			if doc.VerificationMethod[0].ID != tc.kid {
+				t.Errorf("kid %q, want %q", doc.VerificationMethod[0].ID, tc.kid)
+			}
+			// The bare document of the same version.
+			d := get(h, path(tc.did, tc.version), did.MediaTypeDIDJSON)
+			if d.status != 200 {
+				t.Fatalf("did+json: %d", d.status)
+			}
+			checkDIDDocument(t, d.body, tc.did, false)
+		})
+	}
+}
+
+// remoteHost is a loopback TLS did:web host serving one document per
+// path.
+func remoteHost(t *testing.T, docs map[string]func(id string) (int, string)) (*httptest.Server, string) {
+	srv := httptest.NewTLSServer(nil)
+	host := strings.Replace(strings.TrimPrefix(srv.URL, "https://"), ":", "%3A", 1)
+	srv.Config.Handler = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		seg := strings.TrimSuffix(strings.TrimPrefix(r.URL.Path, "/"), "/did.json")
+		f := docs[seg]
+		if f == nil {
+			http.NotFound(w, r)
+			return
+		}
+		status, body := f("did:web:" + host + ":" + seg)
+		if status == 0 {
+			<-r.Context().Done()
+			return
+		}
+		w.WriteHeader(status)
+		_, _ = w.Write([]byte(body))
+	})
+	t.Cleanup(srv.Close)
+	return srv, host
+}
+
+// TestResolveRemoteDID resolves remote did:web over the endpoint, from a
+// loopback TLS host: success with a max-age, the resolver's cache, and the
+// remote failures with their statuses and details.
+func TestResolveRemoteDID(t *testing.T) {
+	calls := 0
+	docBody := func(id string) string {
+		b, err := hostedDocument(id, 1).MarshalJSON()
+		if err != nil {
+			t.Fatal(err)
+		}
+		return string(b)
+	}
+	srv, host := remoteHost(t, map[string]func(string) (int, string){
+		"ok":      func(id string) (int, string) { calls++; return 200, docBody(id) },
+		"big":     func(id string) (int, string) { return 200, docBody(id) + strings.Repeat(" ", 4096) },
+		"other":   func(id string) (int, string) { return 200, docBody("did:web:example.com") },
+		"broken":  func(id string) (int, string) { return 503, "" },
+		"slow":    func(id string) (int, string) { return 0, "" },
+		"garbage": func(id string) (int, string) { return 200, "{" },
+	})
+	now := testNow
+	remote := &web.Remote{Client: srv.Client(), AllowPrivate: true, MaxSize: 2048, Timeout: 200 * time.Millisecond, TTL: time.Minute}
+	h, logs := resolverHandler(t, &did.Resolver{Remote: remote, Cache: did.NewCache(16, func() time.Time { return now })})
+	id := func(seg string) string { return "did:web:" + host + ":" + seg }
+
+	r := get(h, identifiersPath(id("ok")), did.MediaTypeDIDResolution)
+	if r.status != 200 {
+		t.Fatalf("status %d: %s", r.status, r.body)
+	}
+	if cc := r.header.Get("Cache-Control"); cc != "public, max-age=60" {
+		t.Errorf("Cache-Control = %q", cc)
+	}
+	var res resultJSON
+	decodeStrict(t, r.body, &res)
+	checkDIDDocument(t, res.Document, id("ok"), true)
+	now = now.Add(15 * time.Second)
+	r = get(h, identifiersPath(id("ok")), did.MediaTypeDIDLDJSON)
+	if r.status != 200 || r.header.Get("Cache-Control") != "public, max-age=45" || calls != 1 {
+		t.Errorf("cached: %d, %q, %d fetches", r.status, r.header.Get("Cache-Control"), calls)
+	}
+	r = get(h, identifiersPath(id("ok"))+"?versionId=1", "")
+	if r.status != 404 {
+		t.Errorf("remote with versionId: %d", r.status)
+	}
+
+	for _, tc := range []struct {
+		seg    string
+		status int
+		code   string
+		detail string
+	}{
+		{"missing", 404, did.ErrorNotFound, web.DetailNotFound},
+		{"big", 502, did.ErrorInvalidDIDDocument, web.DetailTooLarge},
+		{"other", 502, did.ErrorInvalidDIDDocument, web.DetailIDMismatch},
+		{"garbage", 502, did.ErrorInvalidDIDDocument, web.DetailInvalidDocument},
+		{"broken", 502, did.ErrorInternal, web.DetailHTTPStatus},
+		{"slow", 504, did.ErrorInternal, web.DetailTimeout},
+		{"..", 400, did.ErrorInvalidDID, did.DetailWebInvalid},
+	} {
+		t.Run(tc.seg, func(t *testing.T) {
+			r := get(h, identifiersPath(id(tc.seg)), "")
+			if r.status != tc.status {
+				t.Errorf("status %d, want %d: %s", r.status, tc.status, r.body)
+			}
+			var res resultJSON
+			decodeStrict(t, r.body, &res)
+			if res.Meta.Error != tc.code || res.Meta.ClawnetError != tc.detail || string(res.Document) != "null" {
+				t.Errorf("result %s", r.body)
+			}
+			if r.status >= 500 && r.header.Get("Cache-Control") != "no-store" {
+				t.Errorf("Cache-Control = %q", r.header.Get("Cache-Control"))
+			}
+			if bytes.Contains(r.body, []byte("127.0.0.1")) {
+				t.Errorf("the answer names the address: %s", r.body)
+			}
+		})
+	}
+	if strings.Contains(logs.String(), "level=ERROR") {
+		t.Errorf("a remote host's fault logged as an error:\n%s", logs)
+	}
+
+	// With private addresses refused, the loopback host is never asked.
+	calls = 0
+	guarded, _ := resolverHandler(t, &did.Resolver{Remote: &web.Remote{Client: srv.Client()}})
+	r = get(guarded, identifiersPath(id("ok")), "")
+	var pres resultJSON
+	decodeStrict(t, r.body, &pres)
+	if r.status != 502 || pres.Meta.ClawnetError != web.DetailPrivateAddress || calls != 0 {
+		t.Errorf("private: %d %s, %d fetches", r.status, r.body, calls)
+	}
 }
