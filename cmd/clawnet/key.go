@@ -135,6 +135,7 @@ func keyUsage(w io.Writer) {
 	fmt.Fprint(w, `usage:
   clawnet key new --out FILE [--force]   create a key; prints its did:key
   clawnet key show FILE                  print the DID and kid of a key file
+  clawnet key did FILE                   print only the DID (for scripts)
 `)
 }
 
@@ -168,17 +169,21 @@ func cmdKey(ctx context.Context, args []string, _ io.Reader, stdout, stderr io.W
 		}
 		fmt.Fprintln(stdout, d)
 		return exitOK
-	case "show":
+	case "show", "did":
 		if len(args) != 2 {
-			fmt.Fprintln(stderr, "usage: clawnet key show FILE")
+			fmt.Fprintf(stderr, "usage: clawnet key %s FILE\n", args[0])
 			return exitUsage
 		}
 		k, err := readKeyFile(args[1])
 		if err != nil {
-			fmt.Fprintf(stderr, "clawnet key show: %v\n", err)
+			fmt.Fprintf(stderr, "clawnet key %s: %v\n", args[0], err)
 			return exitFail
 		}
-		fmt.Fprintf(stdout, "did %s\nkid %s\n", k.DID, k.KID)
+		if args[0] == "did" {
+			fmt.Fprintln(stdout, k.DID)
+		} else {
+			fmt.Fprintf(stdout, "did %s\nkid %s\n", k.DID, k.KID)
+		}
 		return exitOK
 	default:
 		keyUsage(stderr)

@@ -60,6 +60,9 @@ func TestKeyNew(t *testing.T) {
 	if code, out, _ := runExit(t, "key", "show", path); code != exitOK || !strings.Contains(out, "kid did:key:z6Mk") {
 		t.Fatalf("key show: %d %q", code, out)
 	}
+	if code, out, _ := runExit(t, "key", "did", path); code != exitOK || !strings.HasPrefix(out, "did:key:z6Mk") || strings.Count(out, "\n") != 1 {
+		t.Fatalf("key did: %d %q", code, out)
+	}
 	if code, _, _ := runExit(t, "key", "new"); code != exitUsage {
 		t.Fatal("key new without --out accepted")
 	}
