@@ -62,6 +62,8 @@ func cmdBench(ctx context.Context, args []string, _ io.Reader, stdout, stderr io
 		return cmdBenchLog(ctx, args[1:], stdout, stderr)
 	case "proofs":
 		return cmdBenchProofs(ctx, args[1:], stdout, stderr)
+	case "resolve":
+		return cmdBenchResolve(ctx, args[1:], stdout, stderr)
 	case "help", "-h", "--help":
 		benchUsage(stdout)
 		return exitOK

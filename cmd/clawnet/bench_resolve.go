@@ -1,0 +1,538 @@
+package main
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"crypto/ed25519"
+	"crypto/rand"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/url"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/clawnet/ledger/did"
+	"github.com/clawnet/ledger/did/request"
+)
+
+// clawnet bench resolve is a load generator for GET /1.0/identifiers/{did}
+// (spec/benchmarks.md, "DID resolution over HTTP"). It checks every answer:
+// status 200, a resolution result that decodes, no resolution error, and a
+// document whose id is the DID asked; one answer in --sample per client is
+// also parsed strictly (did.ParseDocument) and its key checked against the
+// key the bench knows the DID has. A wrong answer is an error, and any
+// error makes the command exit 1: a fast resolver that answers for the
+// wrong DID has failed.
+
+func benchResolveUsage(w io.Writer) {
+	fmt.Fprint(w, `usage:
+  clawnet bench resolve [--server URL] [--dids N] [--clients C] [--duration D] [--hosted] [--sample S] [--json]
+      resolve N DIDs round-robin with C keep-alive clients for D (GET
+      /1.0/identifiers/{did}, Accept: application/did-resolution), checking
+      every answer; print resolutions/s, latency and errors. N random did:key
+      DIDs, or with --hosted N did:web DIDs first created on the server
+      (signed POST /v1/dids). Without --server, an embedded clawnet serve on a
+      temporary data folder; with it, URL must be the server's public URL.
+`)
+}
+
+// resolveBenchResult is what `clawnet bench resolve --json` prints; the
+// first five keys are the documented ones.
+type resolveBenchResult struct {
+	ResolutionsPerS float64 `json:"resolutions_per_s"`
+	P50ms           float64 `json:"p50_ms"`
+	P99ms           float64 `json:"p99_ms"`
+	MaxMs           float64 `json:"max_ms"`
+	Errors          uint64  `json:"errors"`
+	// Wrong counts the errors that were answers, but wrong ones (another
+	// status, an undecodable result, a resolution error, another DID's
+	// document, a key that is not the DID's); the other errors are
+	// transport failures.
+	Wrong uint64 `json:"wrong"`
+	// Resolutions counts the correct answers; Verified how many of them
+	// were also parsed strictly and had their key checked.
+	Resolutions uint64 `json:"resolutions"`
+	Verified    uint64 `json:"verified"`
+	// Kind is "key" (did:key) or "hosted" (did:web hosted by the server).
+	Kind    string `json:"kind"`
+	DIDs    int    `json:"dids"`
+	Clients int    `json:"clients"`
+	// Embedded reports that the bench ran its own server in process.
+	Embedded bool `json:"embedded"`
+	// SetupS is the time taken to create the hosted DIDs (0 for did:key).
+	SetupS     float64 `json:"setup_s"`
+	DurationS  float64 `json:"duration_s"`
+	FirstError string  `json:"first_error,omitempty"`
+}
+
+// resolveBenchConfig configures benchResolve.
+type resolveBenchConfig struct {
+	server   string // base URL; for --hosted also the audience of the signed creations
+	dids     int
+	clients  int
+	duration time.Duration
+	hosted   bool
+	// sample: one answer in sample (per client) is parsed strictly and its
+	// key checked; every answer is checked for status, form and id.
+	sample int
+}
+
+func cmdBenchResolve(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	fs := flag.NewFlagSet("clawnet bench resolve", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	fs.Usage = func() { benchResolveUsage(stderr); fs.PrintDefaults() }
+	var cfg resolveBenchConfig
+	fs.StringVar(&cfg.server, "server", "", "server `URL`, its public URL (default: an embedded server on a temporary data folder)")
+	fs.IntVar(&cfg.dids, "dids", 1000, "how many distinct DIDs to resolve round-robin")
+	fs.IntVar(&cfg.clients, "clients", 64, "concurrent keep-alive clients")
+	fs.DurationVar(&cfg.duration, "duration", 10*time.Second, "how long to send requests")
+	fs.BoolVar(&cfg.hosted, "hosted", false, "resolve did:web DIDs hosted by the server, created first (default: did:key)")
+	fs.IntVar(&cfg.sample, "sample", 100, "parse one answer in `N` strictly and check its key")
+	asJSON := fs.Bool("json", false, "print one JSON object instead of text")
+	if err := fs.Parse(args); err != nil {
+		return exitUsage
+	}
+	switch {
+	case fs.NArg() != 0:
+		fmt.Fprintf(stderr, "clawnet bench resolve: unexpected argument %q\n", fs.Arg(0))
+		return exitUsage
+	case cfg.dids < 1 || cfg.clients < 1 || cfg.duration <= 0 || cfg.sample < 1:
+		fmt.Fprintln(stderr, "clawnet bench resolve: --dids, --clients, --duration and --sample must be positive")
+		return exitUsage
+	}
+	if cfg.server != "" {
+		origin, err := serverOrigin(cfg.server)
+		if err != nil {
+			fmt.Fprintf(stderr, "clawnet bench resolve: %v\n", err)
+			return exitUsage
+		}
+		cfg.server = origin
+	}
+	embedded := cfg.server == ""
+	if embedded {
+		srv, err := startEmbeddedServer(ctx, stderr)
+		if err != nil {
+			fmt.Fprintf(stderr, "clawnet bench resolve: embedded server: %v\n", err)
+			return exitFail
+		}
+		defer func() {
+			if err := srv.stop(); err != nil {
+				fmt.Fprintf(stderr, "clawnet bench resolve: embedded server: %v\n", err)
+			}
+		}()
+		cfg.server = srv.url
+	}
+	res, err := benchResolve(ctx, cfg)
+	if err != nil {
+		fmt.Fprintf(stderr, "clawnet bench resolve: %v\n", err)
+		return exitFail
+	}
+	res.Embedded = embedded
+	if *asJSON {
+		b, err := json.Marshal(res)
+		if err != nil {
+			fmt.Fprintf(stderr, "clawnet bench resolve: %v\n", err)
+			return exitFail
+		}
+		fmt.Fprintln(stdout, string(b))
+	} else {
+		where := cfg.server
+		if embedded {
+			where = "an embedded server at " + where
+		}
+		fmt.Fprintf(stdout, "DID resolution (%s): %d DIDs, %d clients for %.1f s against %s\n", res.Kind, res.DIDs, res.Clients, res.DurationS, where)
+		if res.Kind == "hosted" {
+			fmt.Fprintf(stdout, "  setup          %d hosted DIDs created in %.2f s\n", res.DIDs, res.SetupS)
+		}
+		fmt.Fprintf(stdout, "  throughput     %.0f resolutions/s (%d resolutions, %d verified strictly)\n", res.ResolutionsPerS, res.Resolutions, res.Verified)
+		fmt.Fprintf(stdout, "  latency        p50 %.3f ms, p99 %.3f ms, max %.3f ms\n", res.P50ms, res.P99ms, res.MaxMs)
+		fmt.Fprintf(stdout, "  errors         %d (%d wrong answers)\n", res.Errors, res.Wrong)
+	}
+	if res.Errors > 0 {
+		fmt.Fprintf(stderr, "clawnet bench resolve: %d errors (%d wrong answers); first: %s\n", res.Errors, res.Wrong, res.FirstError)
+		return exitFail
+	}
+	return exitOK
+}
+
+// resolveTarget is one DID to resolve and what its answer must say.
+type resolveTarget struct {
+	did string
+	url string // the endpoint URL, the DID percent-encoded once
+	// kid and key: the document must give key to kid for authentication.
+	kid string
+	key ed25519.PublicKey
+}
+
+// benchResolve prepares cfg.dids DIDs and runs the resolution load.
+func benchResolve(ctx context.Context, cfg resolveBenchConfig) (*resolveBenchResult, error) {
+	base := strings.TrimRight(cfg.server, "/")
+	tr := &http.Transport{
+		Proxy:               nil, // a load test measures the server, never a proxy
+		MaxIdleConns:        cfg.clients,
+		MaxIdleConnsPerHost: cfg.clients,
+		IdleConnTimeout:     90 * time.Second,
+		DisableCompression:  true,
+	}
+	defer tr.CloseIdleConnections()
+	client := &http.Client{Transport: tr, Timeout: 30 * time.Second}
+
+	res := &resolveBenchResult{Kind: "key", DIDs: cfg.dids, Clients: cfg.clients}
+	var targets []resolveTarget
+	var err error
+	if cfg.hosted {
+		res.Kind = "hosted"
+		t0 := time.Now()
+		targets, err = createHostedDIDs(ctx, client, base, cfg.dids, cfg.clients)
+		res.SetupS = time.Since(t0).Seconds()
+	} else {
+		targets, err = keyDIDs(cfg.dids)
+	}
+	if err != nil {
+		return nil, err
+	}
+	for i := range targets {
+		targets[i].url = base + "/1.0/identifiers/" + url.PathEscape(targets[i].did)
+	}
+
+	start := time.Now()
+	runCtx, stop := context.WithDeadline(ctx, start.Add(cfg.duration))
+	defer stop()
+	type clientStats struct {
+		hist                  latencyHist
+		resolutions, verified uint64
+		errors, wrong         uint64
+		firstErr              error
+	}
+	// stats[c] belongs to client c until wg.Wait returns.
+	stats := make([]clientStats, cfg.clients)
+	var wg sync.WaitGroup
+	for c := range cfg.clients {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			st := &stats[c]
+			var body bytes.Buffer
+			// Each client walks the DIDs from its own offset, so that all
+			// of them are asked for from the first round.
+			next := c * len(targets) / cfg.clients
+			for n := 0; runCtx.Err() == nil; n++ {
+				tg := &targets[next]
+				next = (next + 1) % len(targets)
+				strict := n%cfg.sample == 0
+				t0 := time.Now()
+				answered, err := resolveOnce(runCtx, client, tg, &body, strict)
+				d := time.Since(t0)
+				if err != nil {
+					if runCtx.Err() != nil && !answered {
+						return // cut off by the end of the run, not a failure
+					}
+					st.errors++
+					if answered {
+						st.wrong++
+					}
+					if st.firstErr == nil {
+						st.firstErr = err
+					}
+					continue
+				}
+				st.hist.record(d)
+				st.resolutions++
+				if strict {
+					st.verified++
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	elapsed := time.Since(start)
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	res.DurationS = elapsed.Seconds()
+	var all latencyHist
+	for i := range stats {
+		st := &stats[i]
+		all.merge(&st.hist)
+		res.Resolutions += st.resolutions
+		res.Verified += st.verified
+		res.Errors += st.errors
+		res.Wrong += st.wrong
+		if st.firstErr != nil && res.FirstError == "" {
+			res.FirstError = st.firstErr.Error()
+		}
+	}
+	res.ResolutionsPerS = float64(res.Resolutions) / elapsed.Seconds()
+	res.P50ms = all.quantile(0.50).Seconds() * 1000
+	res.P99ms = all.quantile(0.99).Seconds() * 1000
+	res.MaxMs = all.max.Seconds() * 1000
+	return res, nil
+}
+
+// resolutionAnswer is the part of a DID resolution result that every
+// answer is checked for.
+type resolutionAnswer struct {
+	Document *struct {
+		ID string `json:"id"`
+	} `json:"didDocument"`
+	Metadata struct {
+		Error string `json:"error"`
+	} `json:"didResolutionMetadata"`
+}
+
+// strictAnswer is a resolution result with its document kept raw, for
+// did.ParseDocument.
+type strictAnswer struct {
+	Document json.RawMessage `json:"didDocument"`
+}
+
+// resolveOnce resolves tg and checks the answer (strictly if strict).
+// answered reports whether the server answered at all, so that a wrong
+// answer is told apart from a transport failure.
+func resolveOnce(ctx context.Context, c *http.Client, tg *resolveTarget, body *bytes.Buffer, strict bool) (answered bool, err error) {
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, tg.url, nil)
+	if err != nil {
+		return false, err
+	}
+	req.Header.Set("Accept", did.MediaTypeDIDResolution)
+	resp, err := c.Do(req)
+	if err != nil {
+		return false, err
+	}
+	defer resp.Body.Close()
+	body.Reset()
+	// Read to the end even on an error status, so the connection is
+	// reused.
+	if _, err := body.ReadFrom(io.LimitReader(resp.Body, maxBenchBody)); err != nil {
+		return false, fmt.Errorf("resolve %s: read body: %w", tg.did, err)
+	}
+	b := body.Bytes()
+	if resp.StatusCode != http.StatusOK {
+		return true, fmt.Errorf("resolve %s: status %d: %s", tg.did, resp.StatusCode, strings.TrimSpace(string(b[:min(len(b), 200)])))
+	}
+	var a resolutionAnswer
+	if err := json.Unmarshal(b, &a); err != nil {
+		return true, fmt.Errorf("resolve %s: not a resolution result: %w", tg.did, err)
+	}
+	switch {
+	case a.Metadata.Error != "":
+		return true, fmt.Errorf("resolve %s: status 200 with resolution error %q", tg.did, a.Metadata.Error)
+	case a.Document == nil:
+		return true, fmt.Errorf("resolve %s: no didDocument", tg.did)
+	case a.Document.ID != tg.did:
+		return true, fmt.Errorf("resolve %s: the server answered the document of %.120q", tg.did, a.Document.ID)
+	}
+	if !strict {
+		return true, nil
+	}
+	var sa strictAnswer
+	if err := json.Unmarshal(b, &sa); err != nil {
+		return true, fmt.Errorf("resolve %s: %w", tg.did, err)
+	}
+	doc, err := did.ParseDocument(sa.Document)
+	if err != nil {
+		return true, fmt.Errorf("resolve %s: %w", tg.did, err)
+	}
+	if doc.ID != tg.did {
+		return true, fmt.Errorf("resolve %s: the server answered the document of %.120q", tg.did, doc.ID)
+	}
+	key, err := did.VerificationKey(doc, tg.kid, did.Authentication)
+	if err != nil {
+		return true, fmt.Errorf("resolve %s: %w", tg.did, err)
+	}
+	if !key.Equal(tg.key) {
+		return true, fmt.Errorf("resolve %s: %s is not the DID's key", tg.did, tg.kid)
+	}
+	return true, nil
+}
+
+// keyDIDs returns n random did:key DIDs.
+func keyDIDs(n int) ([]resolveTarget, error) {
+	targets := make([]resolveTarget, n)
+	for i := range targets {
+		d, priv, err := did.GenerateKey(rand.Reader)
+		if err != nil {
+			return nil, fmt.Errorf("generate did:key: %w", err)
+		}
+		targets[i] = resolveTarget{
+			did: d,
+			kid: d + "#" + strings.TrimPrefix(d, "did:key:"),
+			key: priv.Public().(ed25519.PublicKey),
+		}
+	}
+	return targets, nil
+}
+
+// createHostedDIDs creates n hosted did:web DIDs on the server at base
+// with up to workers concurrent signed POST /v1/dids, each with a fresh
+// did:key that becomes its key-1. Their names start with a random prefix,
+// so that runs against one server never collide (a name is never reused).
+func createHostedDIDs(ctx context.Context, client *http.Client, base string, n, workers int) ([]resolveTarget, error) {
+	var rnd [4]byte
+	if _, err := rand.Read(rnd[:]); err != nil {
+		return nil, err
+	}
+	prefix := "owners/bench-" + hex.EncodeToString(rnd[:]) + "-"
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	targets := make([]resolveTarget, n)
+	var (
+		next     atomic.Int64
+		wg       sync.WaitGroup
+		errOnce  sync.Once
+		firstErr error // written once under errOnce, read after wg.Wait
+	)
+	for range min(workers, n) {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for {
+				i := int(next.Add(1) - 1)
+				if i >= n || ctx.Err() != nil {
+					return
+				}
+				tg, err := createHostedDID(ctx, client, base, fmt.Sprintf("%s%d", prefix, i))
+				if err != nil {
+					errOnce.Do(func() {
+						firstErr = err
+						cancel()
+					})
+					return
+				}
+				targets[i] = tg
+			}
+		}()
+	}
+	wg.Wait()
+	if firstErr != nil {
+		return nil, fmt.Errorf("create hosted DIDs: %w", firstErr)
+	}
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	return targets, nil
+}
+
+// createHostedDID creates the hosted DID name with a fresh key.
+func createHostedDID(ctx context.Context, client *http.Client, base, name string) (resolveTarget, error) {
+	keyDID, priv, err := did.GenerateKey(rand.Reader)
+	if err != nil {
+		return resolveTarget{}, fmt.Errorf("generate did:key: %w", err)
+	}
+	k := &signingKey{Priv: priv, KID: keyDID + "#" + strings.TrimPrefix(keyDID, "did:key:"), DID: keyDID, Path: "(generated)"}
+	b, err := signedPost(ctx, client, base, k, "/v1/dids", map[string]string{"name": name})
+	if err != nil {
+		return resolveTarget{}, fmt.Errorf("POST /v1/dids %s: %w", name, err)
+	}
+	var res struct {
+		DID string `json:"did"`
+		KID string `json:"kid"`
+	}
+	if err := json.Unmarshal(b, &res); err != nil || res.DID == "" || res.KID != res.DID+"#key-1" {
+		return resolveTarget{}, fmt.Errorf("POST /v1/dids %s: the answer has no DID and key-1: %.200s", name, b)
+	}
+	return resolveTarget{did: res.DID, kid: res.KID, key: priv.Public().(ed25519.PublicKey)}, nil
+}
+
+// signedPost POSTs body as JSON to path on the server at origin, signed
+// with key for the audience origin, with the bench's own client (keep-alive,
+// many connections: call's client would open a connection per worker and
+// share the global one), and returns the body of a 2xx answer.
+func signedPost(ctx context.Context, client *http.Client, origin string, key *signingKey, path string, body any) ([]byte, error) {
+	b, err := json.Marshal(body)
+	if err != nil {
+		return nil, err
+	}
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, origin+path, bytes.NewReader(b))
+	if err != nil {
+		return nil, err
+	}
+	req.Header.Set("Content-Type", "application/json")
+	req.Header.Set("Accept", "application/json")
+	s := &request.Signer{Key: key.Priv, KID: key.KID, Audience: origin, Now: time.Now}
+	if err := s.SignRequest(req); err != nil {
+		return nil, fmt.Errorf("sign request: %w", err)
+	}
+	resp, err := client.Do(req)
+	if err != nil {
+		return nil, err
+	}
+	defer resp.Body.Close()
+	rb, err := io.ReadAll(io.LimitReader(resp.Body, maxBenchBody))
+	if err != nil {
+		return nil, err
+	}
+	if resp.StatusCode/100 != 2 {
+		var e struct {
+			Error struct{ Code, Message string } `json:"error"`
+		}
+		if json.Unmarshal(rb, &e) == nil && e.Error.Code != "" {
+			return nil, &apiError{resp.Status, e.Error.Code, e.Error.Message}
+		}
+		return nil, fmt.Errorf("server answered %s", resp.Status)
+	}
+	return rb, nil
+}
+
+// embeddedServer is a `clawnet serve` run in process by the bench.
+type embeddedServer struct {
+	url  string
+	stop func() error
+}
+
+// startEmbeddedServer runs serve in process on 127.0.0.1:0 with a
+// temporary data folder, as `clawnet serve --addr 127.0.0.1:0` would, and
+// returns once it listens. Its public URL is its address, so hosted DIDs
+// can be created with that as the audience. Warnings and errors of the
+// server go to stderr.
+func startEmbeddedServer(ctx context.Context, stderr io.Writer) (*embeddedServer, error) {
+	dir, err := os.MkdirTemp("", "clawnet-bench-resolve-")
+	if err != nil {
+		return nil, err
+	}
+	ctx, cancel := context.WithCancel(ctx)
+	pr, pw := io.Pipe()
+	done := make(chan error, 1)
+	logger := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
+	go func() {
+		err := serve(ctx, serveConfig{addr: "127.0.0.1:0", data: filepath.Join(dir, "data")}, pw, logger)
+		pw.Close()
+		done <- err
+	}()
+	first := make(chan string, 1)
+	go func() {
+		sc := bufio.NewScanner(pr)
+		if sc.Scan() {
+			first <- sc.Text()
+		}
+		close(first)
+		// serve prints a few more lines; drain them so it never blocks.
+		_, _ = io.Copy(io.Discard, pr)
+	}()
+	stop := func() error {
+		cancel()
+		err := <-done
+		if rerr := os.RemoveAll(dir); rerr != nil {
+			err = errors.Join(err, rerr)
+		}
+		return err
+	}
+	line, ok := <-first
+	addr, found := strings.CutPrefix(line, "clawnet ledger serving on ")
+	if !ok || !found {
+		err := stop()
+		return nil, fmt.Errorf("clawnet serve did not start (first line %q): %w", line, err)
+	}
+	return &embeddedServer{url: addr, stop: stop}, nil
+}
