@@ -2,6 +2,7 @@ package registry
 
 import (
 	"context"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -114,4 +115,28 @@ func TestCacheBounded(t *testing.T) {
 	if n := len(c.m); n > maxCached {
 		t.Fatalf("%d entries", n)
 	}
+}
+
+// BenchmarkResolveHosted measures resolutions of current hosted versions,
+// served from the cache, in parallel.
+func BenchmarkResolveHosted(b *testing.B) {
+	e := newEnv(b)
+	var dids []string
+	for i := range 64 {
+		op, err := e.reg.CreateHosted(e.req(newKey(b)), "agents/bot"+strconv.Itoa(i))
+		e.must(op, err)
+		dids = append(dids, op.DID)
+	}
+	ctx := context.Background()
+	b.ReportAllocs()
+	b.RunParallel(func(pb *testing.PB) {
+		i := 0
+		for pb.Next() {
+			if _, err := e.reg.ResolveHosted(ctx, dids[i%len(dids)], ""); err != nil {
+				b.Error(err)
+				return
+			}
+			i++
+		}
+	})
 }

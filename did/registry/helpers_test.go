@@ -26,14 +26,14 @@ var t0 = time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)
 
 // env is a registry over a real store and a real log on t.TempDir().
 type env struct {
-	t   *testing.T
+	t   testing.TB
 	db  *store.DB
 	log *sequencer.Log
 	reg *Registry
 	n   int // request counter, for distinct digests
 }
 
-func newEnv(t *testing.T) *env {
+func newEnv(t testing.TB) *env {
 	t.Helper()
 	db, err := store.Open(t.TempDir(), store.Options{CacheSize: 1 << 20, MemTableSize: 1 << 20})
 	if err != nil {
@@ -61,7 +61,7 @@ func newEnv(t *testing.T) *env {
 }
 
 // with makes e report to t (a subtest) until the returned func is called.
-func (e *env) with(t *testing.T) func() {
+func (e *env) with(t testing.TB) func() {
 	old := e.t
 	e.t = t
 	return func() { e.t = old }

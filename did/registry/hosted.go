@@ -13,6 +13,8 @@ import (
 	"github.com/clawnet/ledger/transparency/store"
 )
 
+var _ did.HostedSource = (*Registry)(nil)
+
 // Kinds of hosted DIDs: the path segment before the name.
 const (
 	KindOwners = "owners"
