@@ -2,10 +2,13 @@ package server
 
 import (
 	"bytes"
+	"crypto/ed25519"
 	"crypto/sha256"
+	"encoding/base64"
 	"encoding/hex"
 	"encoding/json"
 	"net/http"
+	"net/http/httptest"
 	"net/url"
 	"slices"
 	"strings"
@@ -14,6 +17,7 @@ import (
 
 	"github.com/clawnet/ledger/did"
 	"github.com/clawnet/ledger/did/registry"
+	"github.com/clawnet/ledger/did/request"
 	"github.com/clawnet/ledger/transparency"
 	"github.com/clawnet/ledger/vc/binding"
 )
@@ -377,5 +381,260 @@ func (e *idEnv) checkLogEntryLink(t *testing.T, link, typ, d string) {
 	}
 	if vr.Entry.Type != typ || vr.Entry.Subject != d {
 		t.Errorf("logEntry %s is a %s about %s, want %s about %s", link, vr.Entry.Type, vr.Entry.Subject, typ, d)
+	}
+}
+
+// resign replaces a compact JWS's protected header by one naming kid and
+// signs it again with priv: a credential whose claims say one issuer and
+// whose signature is by another.
+func resign(tok, kid string, priv ed25519.PrivateKey) string {
+	hdr, _ := json.Marshal(map[string]string{"alg": "EdDSA", "kid": kid, "typ": "JWT"})
+	parts := strings.Split(tok, ".")
+	input := base64.RawURLEncoding.EncodeToString(hdr) + "." + parts[1]
+	return input + "." + base64.RawURLEncoding.EncodeToString(ed25519.Sign(priv, []byte(input)))
+}
+
+// TestIdentityRefusals sends every refusal of the identity API over HTTP:
+// each gets its status and stable code, and changes nothing: the log
+// does not grow, no registry or jti record changes, and the read
+// endpoints (owners' agents and contacts, public bindings, resolution)
+// answer as before.
+func TestIdentityRefusals(t *testing.T) {
+	e := newIDEnv(t, 0)
+	alice, bob, carol := newKeyParty(t, "alice"), newKeyParty(t, "bob"), newKeyParty(t, "carol")
+	dave := newKeyParty(t, "dave") // never an owner
+	for _, o := range []*idParty{alice, bob, carol} {
+		e.register(t, o)
+	}
+	aliceManager := e.bind(t, alice, "alice-manager", binding.RoleManager, "")
+	aliceWork := e.bind(t, alice, "alice-work", binding.RoleIdentity, "work")
+	bobManager := e.bind(t, bob, "bob-manager", binding.RoleManager, "")
+	bobWork := e.bind(t, bob, "bob-work", binding.RoleIdentity, "work")
+	carolWork := e.bind(t, carol, "carol-work", binding.RoleIdentity, "work")
+	m := e.mustMutate(t, alice, "POST", "/v1/contacts/requests", contactRequestBody{bob.did, aliceWork.did}, http.StatusCreated,
+		transparency.Entry{Type: "contact.requested", Actor: alice.did, Owner: alice.did, Counterparty: bob.did, Subject: "*"})
+	pending := m.resp.Request
+
+	// zed is a hosted owner that issued a credential, then deactivated.
+	zk := newKeyParty(t, "zed-key")
+	zedDID := e.mustMutate(t, zk, "POST", "/v1/dids", map[string]string{"name": "owners/zed"}, http.StatusCreated,
+		transparency.Entry{Type: "did.created", Actor: zk.did, Subject: "*", Resource: "*"}).resp.DID
+	zed := &idParty{name: "zed", did: zedDID, kid: zedDID + "#key-1", key: zk.key}
+	e.register(t, zed)
+	zedAgent := newKeyParty(t, "zed-agent")
+	zedCredential := e.credential(t, zed, zedAgent.did, binding.RoleIdentity, "work")
+	e.mustMutate(t, zed, "POST", "/v1/dids/deactivate", map[string]string{"did": zedDID}, http.StatusOK,
+		transparency.Entry{Type: "did.deactivated", Actor: zedDID, Subject: zedDID})
+
+	// yan is an active hosted DID.
+	yk := newKeyParty(t, "yan-key")
+	yanDID := e.mustMutate(t, yk, "POST", "/v1/dids", map[string]string{"name": "agents/yan"}, http.StatusCreated,
+		transparency.Entry{Type: "did.created", Actor: yk.did, Subject: "*", Resource: "*"}).resp.DID
+	yan := &idParty{name: "yan", did: yanDID, kid: yanDID + "#key-1", key: yk.key}
+
+	// views reads everything a refusal could have changed.
+	views := func(t *testing.T) string {
+		t.Helper()
+		var b strings.Builder
+		for _, o := range []*idParty{alice, bob, carol} {
+			for _, p := range []string{"/v1/me/agents", "/v1/me/contacts"} {
+				r, _ := e.call(o, "GET", p, nil)
+				b.WriteString(p + " " + o.name + ": " + string(r.body))
+			}
+		}
+		for _, a := range []*idParty{aliceManager, aliceWork, bobWork, zedAgent, dave} {
+			r := e.do("GET", agentPath(a.did), nil, nil)
+			b.WriteString(a.name + ": " + strconvItoa(r.status) + " " + string(r.body))
+		}
+		for _, d := range []string{zedDID, yanDID} {
+			r := e.do("GET", identifierPath(d, ""), nil, nil)
+			b.WriteString(d + ": " + strconvItoa(r.status) + " " + string(r.body))
+		}
+		return b.String()
+	}
+
+	// bindAs sends a binding credential for agent, signed by signer.
+	bindAs := func(signer *idParty, tok string) response {
+		r, _ := e.call(signer, "POST", "/v1/agents", bindBody{tok})
+		return r
+	}
+	call := func(p *idParty, method, path string, body any) func() response {
+		return func() response {
+			r, _ := e.call(p, method, path, body)
+			return r
+		}
+	}
+	example := &idParty{name: "did:example", did: "did:example:123", kid: "did:example:123#key-1", key: dave.key}
+	deactivated := &idParty{name: "zed deactivated", did: zedDID, kid: zedDID + "#key-1", key: zk.key}
+
+	for _, tc := range []struct {
+		name   string
+		status int
+		code   string
+		send   func() response
+		header string // a header the refusal must carry, "Name: substring"
+	}{
+		// Malformed DIDs.
+		{"contact request to a malformed DID", 404, registry.CodeOwnerNotFound,
+			call(alice, "POST", "/v1/contacts/requests", contactRequestBody{"did:bad", aliceWork.did}), ""},
+		{"contact request facing a malformed agent DID", 404, registry.CodeAgentNotFound,
+			call(alice, "POST", "/v1/contacts/requests", contactRequestBody{carol.did, "notadid"}), ""},
+		{"public binding of a malformed DID", 404, registry.CodeAgentNotFound,
+			func() response { return e.do("GET", agentPath("notadid"), nil, nil) }, ""},
+		{"unbind a malformed DID", 404, registry.CodeAgentNotFound,
+			call(alice, "DELETE", agentPath("did:bad"), nil), ""},
+		{"rotate a malformed DID", 400, registry.CodeDIDNotHosted,
+			call(alice, "POST", "/v1/dids/rotate", map[string]string{"did": "did:web:", "key": dave.did}), ""},
+		{"create a malformed name", 400, registry.CodeInvalidName,
+			call(dave, "POST", "/v1/dids", map[string]string{"name": "owners/Not_A_Name"}), ""},
+
+		// Signed requests.
+		{"signer of an unsupported DID method", 400, "did_method_not_supported",
+			call(example, "POST", "/v1/owners", struct{}{}), ""},
+		{"bad signature", 401, "request_signature_invalid", func() response {
+			s := e.sign(dave, "POST", "/v1/owners", []byte(`{}`))
+			tok := []byte(s.jws)
+			i := strings.LastIndexByte(s.jws, '.') + 10
+			tok[i] ^= 'A' ^ 'B' // stays base64url, changes the signature
+			if tok[i] == s.jws[i] {
+				t.Fatal("signature not changed")
+			}
+			s.header.Set("Authorization", "ClawNet-JWS "+string(tok))
+			return e.send(s)
+		}, `Www-Authenticate: error="request_signature_invalid"`},
+		{"unsigned request", 401, "request_header_missing", func() response {
+			return e.do("POST", "/v1/owners", http.Header{"Content-Type": {"application/json"}}, []byte(`{}`))
+		}, `Www-Authenticate: ClawNet-JWS error="request_header_missing"`},
+		{"request signed by a deactivated DID", 410, "did_deactivated",
+			call(deactivated, "POST", "/v1/contacts/requests", contactRequestBody{alice.did, zedAgent.did}), ""},
+		{"read signed by a deactivated DID", 410, "did_deactivated",
+			call(deactivated, "GET", "/v1/me/agents", nil), ""},
+		{"request for another server", 401, "request_wrong_audience", func() response {
+			s := &idParty{name: "dave elsewhere", did: dave.did, kid: dave.kid, key: dave.key}
+			r := httptest.NewRequest("POST", "/v1/owners", strings.NewReader(`{}`))
+			sg := &request.Signer{Key: s.key, KID: s.kid, Audience: "http://other.example", Now: e.clock.Now}
+			if err := sg.SignRequest(r); err != nil {
+				t.Fatal(err)
+			}
+			return e.do("POST", "/v1/owners", http.Header{"Authorization": r.Header.Values("Authorization"),
+				"Content-Type": {"application/json"}}, []byte(`{}`))
+		}, ""},
+
+		// Bodies.
+		{"unknown JSON member", 400, CodeBadJSON, call(dave, "POST", "/v1/owners", map[string]int{"x": 1}), ""},
+		{"duplicate JSON member", 400, CodeBadJSON, func() response {
+			return e.send(e.sign(alice, "POST", "/v1/contacts/requests",
+				[]byte(`{"to":"`+carol.did+`","to":"`+bob.did+`","agent":"`+aliceWork.did+`"}`)))
+		}, ""},
+		{"wrong Content-Type", 415, CodeUnsupportedMediaType, func() response {
+			s := e.sign(dave, "POST", "/v1/owners", []byte(`{}`))
+			s.header.Set("Content-Type", "text/plain")
+			return e.send(s)
+		}, ""},
+		{"oversized body", 413, CodeBodyTooLarge, func() response {
+			body := []byte(`{"to":"` + strings.Repeat("a", maxBodySize) + `","agent":""}`)
+			return e.send(e.sign(alice, "POST", "/v1/contacts/requests", body))
+		}, ""},
+		{"binding without a credential", 400, CodeBadJSON, call(dave, "POST", "/v1/agents", struct{}{}), ""},
+
+		// Owners' reads.
+		{"agents read by a non-owner", 403, registry.CodeOwnerNotRegistered, call(dave, "GET", "/v1/me/agents", nil), ""},
+		{"contacts read by a non-owner", 403, registry.CodeOwnerNotRegistered, call(dave, "GET", "/v1/me/contacts", nil), ""},
+		{"owner registers twice", 409, registry.CodeOwnerExists, call(alice, "POST", "/v1/owners", struct{}{}), ""},
+		{"agent registers as an owner", 409, registry.CodeDIDIsAgent, call(aliceWork, "POST", "/v1/owners", struct{}{}), ""},
+
+		// Agents.
+		{"second Manager Agent", 409, registry.CodeSecondManager, func() response {
+			a := newKeyParty(t, "second-manager")
+			return bindAs(a, e.credential(t, alice, a.did, binding.RoleManager, ""))
+		}, ""},
+		{"duplicate context", 409, registry.CodeDuplicateContext, func() response {
+			a := newKeyParty(t, "work-again")
+			return bindAs(a, e.credential(t, alice, a.did, binding.RoleIdentity, "work"))
+		}, ""},
+		{"agent bound twice to its owner", 409, registry.CodeAgentAlreadyBound, func() response {
+			return bindAs(aliceWork, e.credential(t, alice, aliceWork.did, binding.RoleIdentity, "travel"))
+		}, ""},
+		{"agent bound twice, to another owner", 409, registry.CodeAgentAlreadyBound, func() response {
+			return bindAs(aliceWork, e.credential(t, bob, aliceWork.did, binding.RoleIdentity, "travel"))
+		}, ""},
+		{"owner bound as an agent", 409, registry.CodeDIDIsOwner, func() response {
+			return bindAs(carol, e.credential(t, bob, carol.did, binding.RoleIdentity, "travel"))
+		}, ""},
+		{"binding credential subject is not the signer", 403, registry.CodeBindingSubjectMismatch, func() response {
+			a, b := newKeyParty(t, "named"), newKeyParty(t, "signer")
+			return bindAs(b, e.credential(t, alice, a.did, binding.RoleIdentity, "travel"))
+		}, ""},
+		{"binding credential issued by a non-owner", 403, registry.CodeBindingIssuerNotOwner, func() response {
+			a := newKeyParty(t, "daves-agent")
+			return bindAs(a, e.credential(t, dave, a.did, binding.RoleIdentity, "travel"))
+		}, ""},
+		{"binding credential signed by another key than its issuer's", 401, string(binding.CodeSignatureInvalid), func() response {
+			a := newKeyParty(t, "forged")
+			forger := &idParty{name: "dave as alice", did: alice.did, kid: alice.kid, key: dave.key}
+			return bindAs(a, e.credential(t, forger, a.did, binding.RoleIdentity, "travel"))
+		}, ""},
+		{"binding credential whose kid is not its issuer's", 400, string(binding.CodeIssuerMismatch), func() response {
+			a := newKeyParty(t, "mismatched")
+			return bindAs(a, resign(e.credential(t, alice, a.did, binding.RoleIdentity, "travel"), dave.kid, dave.key))
+		}, ""},
+		{"binding credential that is not a JWS", 400, string(binding.CodeMalformed), func() response {
+			return bindAs(newKeyParty(t, "junk"), "not.a.jws")
+		}, ""},
+		{"binding credential issued by a deactivated owner", 410, "did_deactivated", func() response {
+			return bindAs(zedAgent, zedCredential)
+		}, ""},
+		{"unbind another owner's agent", 403, registry.CodeAgentNotYours, call(bob, "DELETE", agentPath(aliceWork.did), nil), ""},
+		{"unbind an agent that was never bound", 404, registry.CodeAgentNotFound, call(bob, "DELETE", agentPath(dave.did), nil), ""},
+
+		// Contacts.
+		{"Manager Agent as a contact mapping, requesting", 422, registry.CodeManagerAgentNotAllowed,
+			call(alice, "POST", "/v1/contacts/requests", contactRequestBody{carol.did, aliceManager.did}), ""},
+		{"Manager Agent as a contact mapping, accepting", 422, registry.CodeManagerAgentNotAllowed,
+			call(bob, "POST", "/v1/contacts/accept", contactAcceptBody{pending, bobManager.did}), ""},
+		{"another owner's agent as a contact mapping", 403, registry.CodeAgentNotYours,
+			call(alice, "POST", "/v1/contacts/requests", contactRequestBody{carol.did, bobWork.did}), ""},
+		{"accepting a contact request you were not sent", 403, registry.CodeContactRequestNotAddressedToYou,
+			call(carol, "POST", "/v1/contacts/accept", contactAcceptBody{pending, carolWork.did}), ""},
+		{"accepting an unknown contact request", 404, registry.CodeContactRequestNotFound,
+			call(bob, "POST", "/v1/contacts/accept", contactAcceptBody{"999999", bobWork.did}), ""},
+		{"contact request to yourself", 400, registry.CodeContactSelf,
+			call(alice, "POST", "/v1/contacts/requests", contactRequestBody{alice.did, aliceWork.did}), ""},
+		{"contact request sent twice", 409, registry.CodeContactRequestExists,
+			call(alice, "POST", "/v1/contacts/requests", contactRequestBody{bob.did, aliceWork.did}), ""},
+		{"contact request to a non-owner", 404, registry.CodeOwnerNotFound,
+			call(alice, "POST", "/v1/contacts/requests", contactRequestBody{dave.did, aliceWork.did}), ""},
+		{"contact request by a non-owner", 403, registry.CodeOwnerNotRegistered,
+			call(dave, "POST", "/v1/contacts/requests", contactRequestBody{alice.did, aliceWork.did}), ""},
+		{"removing a contact that does not exist", 404, registry.CodeContactNotFound,
+			call(carol, "POST", "/v1/contacts/remove", contactRemoveBody{alice.did}), ""},
+
+		// Hosted DIDs.
+		{"rotate a DID that is not hosted here", 400, registry.CodeDIDNotHosted,
+			call(alice, "POST", "/v1/dids/rotate", map[string]string{"did": alice.did, "key": dave.did}), ""},
+		{"rotate a deactivated DID", 410, registry.CodeDIDDeactivated,
+			call(alice, "POST", "/v1/dids/rotate", map[string]string{"did": zedDID, "key": dave.did}), ""},
+		{"create a taken name", 409, registry.CodeNameTaken,
+			call(dave, "POST", "/v1/dids", map[string]string{"name": "owners/zed"}), ""},
+		{"create signed by a did:web", 400, registry.CodeKeyInvalid,
+			call(yan, "POST", "/v1/dids", map[string]string{"name": "owners/yan2"}), ""},
+		{"rotate to a key that is not a did:key", 400, registry.CodeKeyInvalid,
+			call(yan, "POST", "/v1/dids/rotate", map[string]string{"did": yan.did, "key": "did:web:example.com"}), ""},
+		{"rotate signed by another DID", 403, registry.CodeNotController,
+			call(alice, "POST", "/v1/dids/rotate", map[string]string{"did": yan.did, "key": dave.did}), ""},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			before := views(t)
+			r := e.refuse(t, tc.status, tc.code, tc.send)
+			if tc.header != "" {
+				name, sub, _ := strings.Cut(tc.header, ": ")
+				if got := r.header.Get(name); !strings.Contains(got, sub) {
+					t.Errorf("%s: %q, want it to contain %q", name, got, sub)
+				}
+			}
+			if after := views(t); after != before {
+				t.Errorf("the read endpoints changed:\nbefore %s\nafter  %s", before, after)
+			}
+		})
 	}
 }
