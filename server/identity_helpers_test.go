@@ -7,6 +7,7 @@ import (
 	"crypto/rand"
 	"encoding/base64"
 	"encoding/json"
+	"fmt"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -212,23 +213,33 @@ func (e *idEnv) send(s idSigned) response {
 
 func (e *idEnv) do(method, path string, header http.Header, body []byte) response {
 	e.t.Helper()
-	req, err := http.NewRequest(method, e.url+path, bytes.NewReader(body))
+	r, err := e.try(method, path, header, body)
 	if err != nil {
 		e.t.Fatal(err)
+	}
+	return r
+}
+
+// try sends a request and returns what went wrong instead of failing the
+// test, for goroutines other than the test's.
+func (e *idEnv) try(method, path string, header http.Header, body []byte) (response, error) {
+	req, err := http.NewRequest(method, e.url+path, bytes.NewReader(body))
+	if err != nil {
+		return response{}, err
 	}
 	for k, vs := range header {
 		req.Header[k] = vs
 	}
 	resp, err := e.srv.Client().Do(req)
 	if err != nil {
-		e.t.Fatalf("%s %s: %v", method, path, err)
+		return response{}, fmt.Errorf("%s %s: %w", method, path, err)
 	}
 	defer resp.Body.Close()
 	b, err := io.ReadAll(resp.Body)
 	if err != nil {
-		e.t.Fatalf("%s %s: read body: %v", method, path, err)
+		return response{}, fmt.Errorf("%s %s: read body: %w", method, path, err)
 	}
-	return response{resp.StatusCode, resp.Header, b}
+	return response{resp.StatusCode, resp.Header, b}, nil
 }
 
 // call signs and sends a request by p with a JSON body (nil: none).

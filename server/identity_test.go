@@ -12,6 +12,7 @@ import (
 	"net/url"
 	"slices"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -636,5 +637,193 @@ func TestIdentityRefusals(t *testing.T) {
 				t.Errorf("the read endpoints changed:\nbefore %s\nafter  %s", before, after)
 			}
 		})
+	}
+}
+
+// TestIdentityReplay sends signed requests twice: in one process every
+// replay is refused, reads included; after a restart on the same database
+// (a new registry and server, empty caches) a replay of a request that
+// took effect is still refused, because its jti was recorded with the
+// change. A refused request is remembered in memory only: replayed after
+// the restart it is refused again for what it is, and changes nothing.
+func TestIdentityReplay(t *testing.T) {
+	e := newIDEnv(t, 0)
+	alice, dave := newKeyParty(t, "alice"), newKeyParty(t, "dave")
+	e.register(t, alice)
+
+	took := e.sign(dave, "POST", "/v1/owners", []byte(`{}`))
+	if r := e.send(took); r.status != http.StatusCreated {
+		t.Fatalf("register dave: %d %s", r.status, r.body)
+	}
+	read := e.sign(dave, "GET", "/v1/me/agents", nil)
+	if r := e.send(read); r.status != http.StatusOK {
+		t.Fatalf("read: %d %s", r.status, r.body)
+	}
+	refused := e.sign(alice, "POST", "/v1/owners", []byte(`{}`))
+	e.refuse(t, http.StatusConflict, registry.CodeOwnerExists, func() response { return e.send(refused) })
+
+	for _, s := range []idSigned{took, read, refused} {
+		r := e.refuse(t, http.StatusUnauthorized, "request_replayed", func() response { return e.send(s) })
+		if got := r.header.Get("WWW-Authenticate"); !strings.Contains(got, `error="request_replayed"`) {
+			t.Errorf("WWW-Authenticate %q", got)
+		}
+	}
+	// The same signature over another body is not a replay but a forgery.
+	e.refuse(t, http.StatusUnauthorized, "request_body_mismatch", func() response {
+		return e.do(took.method, took.path, took.header, []byte(`{ }`))
+	})
+
+	e.restart()
+	r := e.refuse(t, http.StatusUnauthorized, "request_replayed", func() response { return e.send(took) })
+	if got := r.header.Get("WWW-Authenticate"); !strings.Contains(got, `error="request_replayed"`) {
+		t.Errorf("WWW-Authenticate %q", got)
+	}
+	e.refuse(t, http.StatusConflict, registry.CodeOwnerExists, func() response { return e.send(refused) })
+	// The restarted server knows dave from the database.
+	if got := e.myAgents(t, dave); len(got.Agents) != 0 {
+		t.Errorf("dave's agents after the restart: %+v", got.Agents)
+	}
+}
+
+// TestIdentityContactRequestExpiry moves the server's clock: a request is
+// accepted until just before its expiry and refused from then on
+// (contact_request_expired, nothing changed); an expired request is no
+// longer listed, and the requester may ask again.
+func TestIdentityContactRequestExpiry(t *testing.T) {
+	const ttl = time.Hour
+	e := newIDEnv(t, ttl)
+	alice, bob, carol := newKeyParty(t, "alice"), newKeyParty(t, "bob"), newKeyParty(t, "carol")
+	agents := map[*idParty]*idParty{}
+	for _, o := range []*idParty{alice, bob, carol} {
+		e.register(t, o)
+		agents[o] = e.bind(t, o, o.name+"-work", binding.RoleIdentity, "work")
+	}
+	ask := func(from, to *idParty) string {
+		m := e.mustMutate(t, from, "POST", "/v1/contacts/requests", contactRequestBody{to.did, agents[from].did}, http.StatusCreated,
+			transparency.Entry{Type: "contact.requested", Actor: from.did, Owner: from.did, Counterparty: to.did, Subject: "*"})
+		if exp, err := time.Parse(time.RFC3339, m.resp.Expires); err != nil || !exp.Equal(e.clock.Now().Add(ttl)) {
+			t.Errorf("expires %q, want now + %v", m.resp.Expires, ttl)
+		}
+		return m.resp.Request
+	}
+	toBob, toCarol := ask(alice, bob), ask(alice, carol)
+
+	e.clock.Advance(ttl - time.Second)
+	e.mustMutate(t, bob, "POST", "/v1/contacts/accept", contactAcceptBody{toBob, agents[bob].did}, http.StatusOK,
+		transparency.Entry{Type: "contact.accepted", Actor: bob.did, Owner: bob.did, Counterparty: alice.did, Subject: toBob})
+	if c := e.myContacts(t, carol); len(c.Incoming) != 1 || c.Incoming[0].ID != toCarol {
+		t.Errorf("carol's pending requests before the expiry: %+v", c.Incoming)
+	}
+
+	e.clock.Advance(time.Second)
+	e.refuse(t, http.StatusGone, registry.CodeContactRequestExpired, func() response {
+		r, _ := e.call(carol, "POST", "/v1/contacts/accept", contactAcceptBody{toCarol, agents[carol].did})
+		return r
+	})
+	if c := e.myContacts(t, carol); len(c.Incoming) != 0 || len(c.Contacts) != 0 {
+		t.Errorf("carol's contacts after the expiry: %+v", c)
+	}
+	if c := e.myContacts(t, alice); len(c.Outgoing) != 0 || len(c.Contacts) != 1 {
+		t.Errorf("alice's contacts after the expiry: %+v", c)
+	}
+	again := ask(alice, carol)
+	e.mustMutate(t, carol, "POST", "/v1/contacts/accept", contactAcceptBody{again, agents[carol].did}, http.StatusOK,
+		transparency.Entry{Type: "contact.accepted", Actor: carol.did, Owner: carol.did, Counterparty: alice.did, Subject: again})
+}
+
+// race sends the signed requests at once, each from its own goroutine, and
+// returns the responses in order.
+func (e *idEnv) race(t *testing.T, reqs ...idSigned) []response {
+	t.Helper()
+	out := make([]response, len(reqs))
+	errs := make([]error, len(reqs))
+	start := make(chan struct{})
+	var wg sync.WaitGroup
+	for i, s := range reqs {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			<-start
+			out[i], errs[i] = e.try(s.method, s.path, s.header, s.body)
+		}()
+	}
+	close(start)
+	wg.Wait()
+	for _, err := range errs {
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	return out
+}
+
+// oneWins checks that exactly one of rs has status win and the others are
+// refused with status and code; it returns the winner's position.
+func oneWins(t *testing.T, rs []response, win, status int, code string) int {
+	t.Helper()
+	winner := -1
+	for i, r := range rs {
+		if r.status == win {
+			if winner >= 0 {
+				t.Errorf("requests %d and %d both won", winner, i)
+			}
+			winner = i
+			continue
+		}
+		wantError(t, r, status, code)
+	}
+	if winner < 0 {
+		t.Fatalf("no request won: %v", rs)
+	}
+	return winner
+}
+
+// TestIdentityConcurrency races conflicting requests over HTTP: of two
+// Manager Agent bindings for one owner exactly one is bound, the other
+// refused second_manager; of two acceptances of one contact request
+// exactly one makes the contact. The log grows by one entry per race.
+func TestIdentityConcurrency(t *testing.T) {
+	e := newIDEnv(t, 0)
+	for round := range 4 {
+		owner := newKeyParty(t, "owner")
+		e.register(t, owner)
+		a1, a2 := newKeyParty(t, "manager-1"), newKeyParty(t, "manager-2")
+		reqs := []idSigned{}
+		for _, a := range []*idParty{a1, a2} {
+			b, _ := json.Marshal(bindBody{e.credential(t, owner, a.did, binding.RoleManager, "")})
+			reqs = append(reqs, e.sign(a, "POST", "/v1/agents", b))
+		}
+		size := e.log.Size()
+		w := oneWins(t, e.race(t, reqs...), http.StatusCreated, http.StatusConflict, registry.CodeSecondManager)
+		if got := e.log.Size(); got != size+1 {
+			t.Errorf("round %d: log grew by %d entries, want 1", round, got-size)
+		}
+		agents := e.myAgents(t, owner).Agents
+		if len(agents) != 1 || agents[0].DID != []*idParty{a1, a2}[w].did || agents[0].Role != "manager" {
+			t.Errorf("round %d: agents %+v, want only the winner", round, agents)
+		}
+
+		requester, accepter := newKeyParty(t, "requester"), newKeyParty(t, "accepter")
+		e.register(t, requester)
+		e.register(t, accepter)
+		ra := e.bind(t, requester, "requester-work", binding.RoleIdentity, "work")
+		b1 := e.bind(t, accepter, "accepter-work", binding.RoleIdentity, "work")
+		b2 := e.bind(t, accepter, "accepter-home", binding.RoleIdentity, "home")
+		id := e.mustMutate(t, requester, "POST", "/v1/contacts/requests", contactRequestBody{accepter.did, ra.did}, http.StatusCreated,
+			transparency.Entry{Type: "contact.requested", Actor: requester.did, Owner: requester.did, Counterparty: accepter.did, Subject: "*"}).resp.Request
+		reqs = nil
+		for _, a := range []*idParty{b1, b2} {
+			b, _ := json.Marshal(contactAcceptBody{id, a.did})
+			reqs = append(reqs, e.sign(accepter, "POST", "/v1/contacts/accept", b))
+		}
+		size = e.log.Size()
+		w = oneWins(t, e.race(t, reqs...), http.StatusOK, http.StatusNotFound, registry.CodeContactRequestNotFound)
+		if got := e.log.Size(); got != size+1 {
+			t.Errorf("round %d: log grew by %d entries, want 1", round, got-size)
+		}
+		c := e.myContacts(t, accepter).Contacts
+		if len(c) != 1 || c[0].MyAgent != []*idParty{b1, b2}[w].did || c[0].TheirAgent != ra.did {
+			t.Errorf("round %d: accepter's contacts %+v, want one facing the winner's agent", round, c)
+		}
 	}
 }
