@@ -270,14 +270,18 @@ type mutation struct {
 // its fields as want says (Subject or Resource "*" leaves that field
 // unchecked), decision recorded, the clock's time and the request digest
 // of its JWS.
-func (e *idEnv) mustMutate(t *testing.T, p *idParty, method, path string, body any, status int, want transparency.Entry) mutation {
+func (e *idEnv) mustMutate(t testing.TB, p *idParty, method, path string, body any, status int, want transparency.Entry) mutation {
 	t.Helper()
 	r, s := e.call(p, method, path, body)
 	if r.status != status {
 		t.Fatalf("%s %s by %s: status %d, want %d: %s", method, path, p.name, r.status, status, r.body)
 	}
 	var m mutation
-	decodeStrict(t, r.body, &m.resp)
+	dec := json.NewDecoder(bytes.NewReader(r.body))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&m.resp); err != nil {
+		t.Fatalf("%s %s: answer: %v: %s", method, path, err, r.body)
+	}
 	rc, err := transparency.ParseReceipt(m.resp.Receipt)
 	if err != nil {
 		t.Fatalf("%s %s: receipt: %v", method, path, err)
@@ -368,7 +372,7 @@ func (e *idEnv) refuse(t *testing.T, status int, code string, send func() respon
 }
 
 // register makes p an owner.
-func (e *idEnv) register(t *testing.T, p *idParty) mutation {
+func (e *idEnv) register(t testing.TB, p *idParty) mutation {
 	t.Helper()
 	return e.mustMutate(t, p, "POST", "/v1/owners", struct{}{}, http.StatusCreated,
 		transparency.Entry{Type: "owner.registered", Actor: p.did, Owner: p.did, Subject: p.did})
@@ -395,14 +399,14 @@ type bindBody struct {
 }
 
 // bind binds a new did:key agent to owner and checks the agent.bound entry.
-func (e *idEnv) bind(t *testing.T, owner *idParty, name string, role binding.Role, context string) *idParty {
+func (e *idEnv) bind(t testing.TB, owner *idParty, name string, role binding.Role, context string) *idParty {
 	t.Helper()
 	a := newKeyParty(t, name)
 	e.bindParty(t, owner, a, role, context)
 	return a
 }
 
-func (e *idEnv) bindParty(t *testing.T, owner, a *idParty, role binding.Role, context string) mutation {
+func (e *idEnv) bindParty(t testing.TB, owner, a *idParty, role binding.Role, context string) mutation {
 	t.Helper()
 	tok := e.credential(t, owner, a.did, role, context)
 	resource := string(role)

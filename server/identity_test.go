@@ -829,3 +829,101 @@ func TestIdentityConcurrency(t *testing.T) {
 		}
 	}
 }
+
+// identityPosts are the identity API's POST endpoints.
+var identityPosts = []string{
+	"/v1/dids", "/v1/dids/rotate", "/v1/dids/deactivate", "/v1/owners", "/v1/agents",
+	"/v1/contacts/requests", "/v1/contacts/accept", "/v1/contacts/remove",
+}
+
+// FuzzIdentityBodies sends arbitrary bodies, each validly signed over
+// that body by one of a few parties (an owner, its agent, a hosted
+// did:web, a stranger), to each identity POST endpoint: no body yields a
+// 5xx, a refusal changes neither the log nor any state record, and a
+// success appends exactly one entry whose receipt verifies.
+func FuzzIdentityBodies(f *testing.F) {
+	e := newIDEnv(f, 0)
+	alice, bob, dave := newKeyParty(f, "alice"), newKeyParty(f, "bob"), newKeyParty(f, "dave")
+	e.register(f, alice)
+	e.register(f, bob)
+	work := e.bind(f, alice, "alice-work", binding.RoleIdentity, "work")
+	bobWork := e.bind(f, bob, "bob-work", binding.RoleIdentity, "work")
+	yk := newKeyParty(f, "yan-key")
+	yanDID := e.mustMutate(f, yk, "POST", "/v1/dids", map[string]string{"name": "owners/yan"}, http.StatusCreated,
+		transparency.Entry{Type: "did.created", Actor: yk.did, Subject: "*", Resource: "*"}).resp.DID
+	yan := &idParty{name: "yan", did: yanDID, kid: yanDID + "#key-1", key: yk.key}
+	signers := []*idParty{alice, work, yan, dave}
+
+	pending := e.mustMutate(f, bob, "POST", "/v1/contacts/requests", contactRequestBody{alice.did, bobWork.did}, http.StatusCreated,
+		transparency.Entry{Type: "contact.requested", Actor: bob.did, Owner: bob.did, Counterparty: alice.did, Subject: "*"}).resp.Request
+	newAgent := newKeyParty(f, "new-agent")
+	seeds := []struct {
+		endpoint, signer int
+		body             any
+	}{
+		{0, 3, map[string]string{"name": "agents/fuzz"}},
+		{0, 3, map[string]string{"name": "owners/yan"}},
+		{1, 2, map[string]string{"did": yanDID, "key": dave.did}},
+		{2, 2, map[string]string{"did": yanDID}},
+		{3, 3, struct{}{}},
+		{3, 0, struct{}{}},
+		{4, 1, bindBody{e.credential(f, alice, work.did, binding.RoleManager, "")}},
+		{4, 3, bindBody{e.credential(f, alice, newAgent.did, binding.RoleIdentity, "home")}},
+		{5, 0, contactRequestBody{bob.did, work.did}},
+		{5, 0, contactRequestBody{"did:bad", work.did}},
+		{6, 0, contactAcceptBody{pending, work.did}},
+		{6, 0, contactAcceptBody{"18446744073709551616", work.did}},
+		{7, 0, contactRemoveBody{bob.did}},
+	}
+	for _, s := range seeds {
+		b, err := json.Marshal(s.body)
+		if err != nil {
+			f.Fatal(err)
+		}
+		f.Add(uint8(s.endpoint), uint8(s.signer), b)
+	}
+	f.Add(uint8(3), uint8(0), []byte(`{"x":1}`))
+	f.Add(uint8(4), uint8(1), []byte(`{"credential":"a.b.c"}`))
+	f.Add(uint8(6), uint8(0), []byte(`{"request":"1","agent":"`+work.did+`","request":"2"}`))
+	f.Add(uint8(1), uint8(2), []byte("{\"did\":\"\xff\"}"))
+	f.Add(uint8(5), uint8(0), []byte(`[]`))
+
+	f.Fuzz(func(t *testing.T, endpoint, signer uint8, body []byte) {
+		path := identityPosts[int(endpoint)%len(identityPosts)]
+		p := signers[int(signer)%len(signers)]
+		req := httptest.NewRequest("POST", path, bytes.NewReader(body))
+		s := &request.Signer{Key: p.key, KID: p.kid, Audience: e.url, Now: e.clock.Now}
+		if err := s.SignRequest(req); err != nil {
+			t.Fatal(err)
+		}
+		req.Header.Set("Content-Type", "application/json")
+		before := e.snap(t)
+		rec := httptest.NewRecorder()
+		(*e.current.Load()).ServeHTTP(rec, req)
+		if rec.Code >= 500 {
+			t.Fatalf("POST %s by %s %q: %d %s", path, p.name, body, rec.Code, rec.Body)
+		}
+		if rec.Code >= 300 {
+			e.unchanged(t, before)
+			var eb ErrorBody
+			if err := json.Unmarshal(rec.Body.Bytes(), &eb); err != nil || eb.Error.Code == "" || eb.Error.Message == "" {
+				t.Fatalf("POST %s: %d with a bad error body: %s", path, rec.Code, rec.Body)
+			}
+			return
+		}
+		if got := e.log.Size(); got != before.size+1 {
+			t.Fatalf("POST %s %q succeeded and the log grew by %d entries", path, body, got-before.size)
+		}
+		var resp mutationResponse
+		if err := json.Unmarshal(rec.Body.Bytes(), &resp); err != nil {
+			t.Fatal(err)
+		}
+		rc, err := transparency.ParseReceipt(resp.Receipt)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := transparency.VerifyReceipt(rc, e.verifier); err != nil || rc.Index != before.size {
+			t.Fatalf("receipt of entry %d: %v", rc.Index, err)
+		}
+	})
+}
