@@ -7,9 +7,12 @@ import (
 	"encoding/base64"
 	"encoding/hex"
 	"encoding/json"
+	"fmt"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
+	"os"
+	"regexp"
 	"slices"
 	"strings"
 	"sync"
@@ -926,4 +929,90 @@ func FuzzIdentityBodies(f *testing.F) {
 			t.Fatalf("receipt of entry %d: %v", rc.Index, err)
 		}
 	})
+}
+
+// bindingCodes are the binding credential's refusal codes (vc/binding has
+// no list of them; this is the list of its Code constants).
+var bindingCodes = []binding.Code{
+	binding.CodeMalformed, binding.CodeAlgNotAllowed, binding.CodeKIDInvalid, binding.CodeIssuerMismatch,
+	binding.CodeIssuerUnresolvable, binding.CodeKeyNotAuthorized, binding.CodeSignatureInvalid,
+	binding.CodeNotYetValid, binding.CodeExpired, binding.CodeRoleInvalid, binding.CodeContextInvalid,
+}
+
+// TestIdentityErrorCodes checks that every refusal code of signed
+// requests, of the registry and of binding credentials has an HTTP status
+// (an unmapped one would be answered as a 500) and is documented in
+// spec/openapi.yaml: in the Error schema's enum and in the error table,
+// with that status.
+func TestIdentityErrorCodes(t *testing.T) {
+	b, err := os.ReadFile("../spec/openapi.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	spec := string(b)
+	check := func(code string, status int, mapped bool) {
+		t.Helper()
+		if !mapped {
+			t.Errorf("code %s has no HTTP status in server/", code)
+		}
+		if !strings.Contains(spec, "                - "+code+"\n") {
+			t.Errorf("code %s is not in the Error schema's enum", code)
+		}
+		if row := fmt.Sprintf("| %d | `%s` |", status, code); !strings.Contains(spec, row) {
+			t.Errorf("code %s is not in an error table as %q", code, row)
+		}
+	}
+	if len(request.Codes()) == 0 || len(registry.Codes()) == 0 {
+		t.Fatal("no codes")
+	}
+	for _, c := range request.Codes() {
+		status, ok := requestStatus[c]
+		check(string(c), status, ok)
+	}
+	for _, c := range registry.Codes() {
+		status, ok := registryStatus[c]
+		check(c, status, ok)
+	}
+	for _, c := range bindingCodes {
+		status, ok := bindingStatus[c]
+		check(string(c), status, ok)
+	}
+	if len(bindingStatus) != len(bindingCodes) {
+		t.Errorf("server maps %d binding codes, the test knows %d: update bindingCodes", len(bindingStatus), len(bindingCodes))
+	}
+}
+
+// TestIdentityRoutesDocumented checks that every identity route is a path
+// of spec/openapi.yaml with its method.
+func TestIdentityRoutesDocumented(t *testing.T) {
+	b, err := os.ReadFile("../spec/openapi.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	paths := map[string]map[string]bool{}
+	var cur string
+	inPaths := false
+	method := regexp.MustCompile(`^    (get|post|put|delete|patch):$`)
+	for _, line := range strings.Split(string(b), "\n") {
+		switch {
+		case line == "paths:":
+			inPaths = true
+		case inPaths && len(line) > 0 && line[0] != ' ':
+			inPaths = false
+		case inPaths && strings.HasPrefix(line, "  /"):
+			cur = strings.TrimSuffix(strings.TrimSpace(line), ":")
+			paths[cur] = map[string]bool{}
+		case inPaths && cur != "" && method.MatchString(line):
+			paths[cur][strings.ToUpper(strings.Trim(line, " :"))] = true
+		}
+	}
+	routes := (&Server{}).identityRoutes()
+	if len(routes) == 0 {
+		t.Fatal("no identity routes")
+	}
+	for _, rt := range routes {
+		if !paths[rt.path][rt.method] {
+			t.Errorf("%s %s is not documented in spec/openapi.yaml", rt.method, rt.path)
+		}
+	}
 }
