@@ -44,6 +44,7 @@ func (s *Server) identityRoutes() []route {
 
 // registryStatus is the HTTP status of each registry refusal.
 var registryStatus = map[string]int{
+	registry.CodeInvalidDID:                      http.StatusBadRequest,
 	registry.CodeInvalidName:                     http.StatusBadRequest,
 	registry.CodeNameTaken:                       http.StatusConflict,
 	registry.CodeDIDNotFound:                     http.StatusNotFound,

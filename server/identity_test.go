@@ -479,13 +479,13 @@ func TestIdentityRefusals(t *testing.T) {
 		header string // a header the refusal must carry, "Name: substring"
 	}{
 		// Malformed DIDs.
-		{"contact request to a malformed DID", 404, registry.CodeOwnerNotFound,
+		{"contact request to a malformed DID", 400, registry.CodeInvalidDID,
 			call(alice, "POST", "/v1/contacts/requests", contactRequestBody{"did:bad", aliceWork.did}), ""},
-		{"contact request facing a malformed agent DID", 404, registry.CodeAgentNotFound,
+		{"contact request facing a malformed agent DID", 400, registry.CodeInvalidDID,
 			call(alice, "POST", "/v1/contacts/requests", contactRequestBody{carol.did, "notadid"}), ""},
-		{"public binding of a malformed DID", 404, registry.CodeAgentNotFound,
+		{"public binding of a malformed DID", 400, registry.CodeInvalidDID,
 			func() response { return e.do("GET", agentPath("notadid"), nil, nil) }, ""},
-		{"unbind a malformed DID", 404, registry.CodeAgentNotFound,
+		{"unbind a malformed DID", 400, registry.CodeInvalidDID,
 			call(alice, "DELETE", agentPath("did:bad"), nil), ""},
 		{"rotate a malformed DID", 400, registry.CodeDIDNotHosted,
 			call(alice, "POST", "/v1/dids/rotate", map[string]string{"did": "did:web:", "key": dave.did}), ""},

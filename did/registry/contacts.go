@@ -41,13 +41,13 @@ func (r *Registry) RequestContact(q Request, to, agent string) (*Op, error) {
 	}
 	from := q.Signer
 	if !isDID(to) {
-		return nil, refuse(CodeOwnerNotFound, "%.80q is not a DID", to)
+		return nil, refuse(CodeInvalidDID, "%.80q is not a DID", to)
 	}
 	if to == from {
 		return nil, refuse(CodeContactSelf, "an owner cannot be its own contact")
 	}
 	if !isDID(agent) {
-		return nil, refuse(CodeAgentNotFound, "%.80q is not a DID", agent)
+		return nil, refuse(CodeInvalidDID, "%.80q is not a DID", agent)
 	}
 	e := entry("contact.requested", q)
 	e.Owner, e.Counterparty = from, to
@@ -99,7 +99,7 @@ func (r *Registry) AcceptContact(q Request, requestID, agent string) (*Op, error
 		return nil, err
 	}
 	if !isDID(agent) {
-		return nil, refuse(CodeAgentNotFound, "%.80q is not a DID", agent)
+		return nil, refuse(CodeInvalidDID, "%.80q is not a DID", agent)
 	}
 	// The entry names the requester, so the request is read before the
 	// entry is built; Apply reads it again (a request only ever goes away).
@@ -176,7 +176,7 @@ func (r *Registry) RemoveContact(q Request, other string) (*Op, error) {
 	}
 	me := q.Signer
 	if !isDID(other) {
-		return nil, refuse(CodeContactNotFound, "%.80q is not a DID", other)
+		return nil, refuse(CodeInvalidDID, "%.80q is not a DID", other)
 	}
 	var cur contactRecord
 	found, err := load(r.db, contactKey(me, other), &cur)

@@ -158,7 +158,7 @@ func TestContactRefusals(t *testing.T) {
 			return e.reg.RequestContact(e.reqKID(dead, dead+"#key-1"), a, deadw)
 		}},
 		{"request to a non-owner", CodeOwnerNotFound, func() (*Op, error) { return e.reg.RequestContact(e.req(a), stranger, aw) }},
-		{"request to a non-DID", CodeOwnerNotFound, func() (*Op, error) { return e.reg.RequestContact(e.req(a), "bob", aw) }},
+		{"request to a non-DID", CodeInvalidDID, func() (*Op, error) { return e.reg.RequestContact(e.req(a), "bob", aw) }},
 		{"request to a deactivated owner", CodeDIDDeactivated, func() (*Op, error) { return e.reg.RequestContact(e.req(a), dead, aw) }},
 		{"request to a contact", CodeAlreadyContacts, func() (*Op, error) { return e.reg.RequestContact(e.req(b), c, bw) }},
 		{"request twice", CodeContactRequestExists, func() (*Op, error) { return e.reg.RequestContact(e.req(a), b, aw) }},
@@ -191,7 +191,7 @@ func TestContactRefusals(t *testing.T) {
 			return e.reg.AcceptContact(e.req(c), orphan.RequestID, cw)
 		}},
 		{"remove a non-contact", CodeContactNotFound, func() (*Op, error) { return e.reg.RemoveContact(e.req(a), b) }},
-		{"remove a non-DID", CodeContactNotFound, func() (*Op, error) { return e.reg.RemoveContact(e.req(a), "bob") }},
+		{"remove a non-DID", CodeInvalidDID, func() (*Op, error) { return e.reg.RemoveContact(e.req(a), "bob") }},
 		{"remove by a deactivated owner", CodeDIDDeactivated, func() (*Op, error) {
 			return e.reg.RemoveContact(e.reqKID(dead, dead+"#key-1"), a)
 		}},

@@ -9,6 +9,7 @@ import (
 // (spec/identity.md): server/ maps each to its HTTP status and clients
 // branch on them, so they are never renamed.
 const (
+	CodeInvalidDID                      = "invalid_did"
 	CodeInvalidName                     = "invalid_name"
 	CodeNameTaken                       = "name_taken"
 	CodeDIDNotFound                     = "did_not_found"
@@ -48,7 +49,7 @@ const (
 // contract's table.
 func Codes() []string {
 	return []string{
-		CodeInvalidName, CodeNameTaken, CodeDIDNotFound, CodeDIDNotHosted, CodeDIDDeactivated,
+		CodeInvalidDID, CodeInvalidName, CodeNameTaken, CodeDIDNotFound, CodeDIDNotHosted, CodeDIDDeactivated,
 		CodeKeyInvalid, CodeNotController, CodeOwnerExists, CodeOwnerNotRegistered,
 		CodeOwnerNotFound, CodeDIDIsAgent, CodeDIDIsOwner, CodeAgentAlreadyBound,
 		CodeSecondManager, CodeDuplicateContext, CodeInvalidContext, CodeAgentNotFound,

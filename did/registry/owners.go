@@ -177,7 +177,7 @@ func (r *Registry) UnbindAgent(q Request, agent string) (*Op, error) {
 	}
 	owner := q.Signer
 	if !isDID(agent) {
-		return nil, refuse(CodeAgentNotFound, "%.80q is not a DID", agent)
+		return nil, refuse(CodeInvalidDID, "%.80q is not a DID", agent)
 	}
 	// The entry names the binding it revokes, so it is read before the
 	// entry is built; Apply checks that it is still that binding (an agent
@@ -275,6 +275,9 @@ func (r *Registry) Owner(d string) (*Owner, error) {
 // agent_not_found. It is served from a cache: the result is shared and
 // must not be modified.
 func (r *Registry) Agent(d string) (*Agent, error) {
+	if !isDID(d) {
+		return nil, refuse(CodeInvalidDID, "%.80q is not a DID", d)
+	}
 	k := agentCacheKey(d)
 	v, gen, ok := r.cache.get(k)
 	if ok {

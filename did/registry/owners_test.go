@@ -134,7 +134,7 @@ func TestOwnerAgentRefusals(t *testing.T) {
 			return e.reg.UnbindAgent(e.reqKID(deadOwner, deadOwner+"#key-1"), w)
 		}},
 		{"unbind unknown agent", CodeAgentNotFound, func() (*Op, error) { return e.reg.UnbindAgent(e.req(o), fresh) }},
-		{"unbind not a DID", CodeAgentNotFound, func() (*Op, error) { return e.reg.UnbindAgent(e.req(o), "agent") }},
+		{"unbind not a DID", CodeInvalidDID, func() (*Op, error) { return e.reg.UnbindAgent(e.req(o), "agent") }},
 		{"unbind another owner's agent", CodeAgentNotYours, func() (*Op, error) { return e.reg.UnbindAgent(e.req(other), m) }},
 		{"unbind twice", CodeAgentUnbound, func() (*Op, error) { return e.reg.UnbindAgent(e.req(o), gone) }},
 	} {
