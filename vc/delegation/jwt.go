@@ -1,0 +1,215 @@
+package delegation
+
+import (
+	"crypto/ed25519"
+	"encoding/base64"
+	"fmt"
+	"strings"
+	"time"
+	"unicode/utf8"
+
+	"github.com/lestrrat-go/jwx/v3/jwa"
+	"github.com/lestrrat-go/jwx/v3/jws"
+)
+
+// claims is the VC-JWT claim set, in the order IssueJWT writes it.
+type claims struct {
+	Issuer    string         `json:"iss"`
+	Subject   string         `json:"sub"`
+	ID        string         `json:"jti"`
+	NotBefore int64          `json:"nbf"`
+	Expires   int64          `json:"exp"`
+	VC        wireCredential `json:"vc"`
+}
+
+// maxNumericDate is 9999-12-31T23:59:59Z.
+const maxNumericDate = 253402300799
+
+// IssueJWT signs c as a VC-JWT with priv, the key of the issuer's
+// verification method kid (a DID URL of c.Issuer with a fragment, which
+// must be in the issuer's assertionMethod for the credential to verify).
+// It checks c as Verify would, so that it never issues a credential Verify
+// refuses; those refusals are *Error values with Verify's codes.
+func IssueJWT(priv ed25519.PrivateKey, kid string, c Credential) (string, error) {
+	if err := checkPrivateKey(priv); err != nil {
+		return "", fmt.Errorf("issue delegation credential: %w", err)
+	}
+	if err := checkIssue(&c, kid, "kid"); err != nil {
+		return "", fmt.Errorf("issue delegation credential: %w", err)
+	}
+	payload, err := marshal(claims{
+		Issuer:    c.Issuer,
+		Subject:   c.Subject,
+		ID:        c.ID,
+		NotBefore: c.IssuanceDate.Unix(),
+		Expires:   c.ExpirationDate.Unix(),
+		VC:        wireVC(&c),
+	})
+	if err != nil {
+		return "", fmt.Errorf("issue delegation credential: %w", err)
+	}
+	hdr := jws.NewHeaders()
+	if err := hdr.Set(jws.TypeKey, JOSEType); err != nil {
+		return "", fmt.Errorf("issue delegation credential: %w", err)
+	}
+	if err := hdr.Set(jws.KeyIDKey, kid); err != nil {
+		return "", fmt.Errorf("issue delegation credential: %w", err)
+	}
+	signed, err := jws.Sign(payload, jws.WithKey(jwa.EdDSA(), priv, jws.WithProtectedHeaders(hdr)))
+	if err != nil {
+		return "", fmt.Errorf("issue delegation credential: %w", err)
+	}
+	tok := string(signed)
+	if len(tok) > MaxSize {
+		return "", fmt.Errorf("issue delegation credential: %w", fail(CodeMalformed, "token of %d bytes exceeds %d", len(tok), MaxSize))
+	}
+	return tok, nil
+}
+
+// checkIssue is the issuing side's run of Verify's key-free checks.
+func checkIssue(c *Credential, kid, what string) *Error {
+	u, err := parseKID(kid, what)
+	if err != nil {
+		return err
+	}
+	if u.DID != c.Issuer {
+		return fail(CodeIssuerMismatch, "%s %q is not a method of the issuer %q", what, kid, c.Issuer)
+	}
+	return c.check()
+}
+
+// parseJWT checks the compact JWS shape, the protected header and the
+// claim set, and returns the kid and the credential; nothing is verified
+// yet.
+func parseJWT(tok string) (string, *Credential, *Error) {
+	parts := strings.Split(tok, ".")
+	if len(parts) != 3 {
+		return "", nil, fail(CodeMalformed, "token has %d parts, want 3 (compact JWS)", len(parts))
+	}
+	dec := make([][]byte, 3)
+	for i, p := range parts {
+		for j := 0; j < len(p); j++ {
+			if c := p[j]; !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '-' || c == '_') {
+				return "", nil, fail(CodeMalformed, "token has character %q (not base64url without padding)", c)
+			}
+		}
+		b, err := base64.RawURLEncoding.Strict().DecodeString(p)
+		if err != nil {
+			return "", nil, failWrap(CodeMalformed, err, "token part %d is not base64url", i+1)
+		}
+		dec[i] = b
+	}
+	if !utf8.Valid(dec[0]) || !utf8.Valid(dec[1]) {
+		return "", nil, fail(CodeMalformed, "header or payload is not valid UTF-8")
+	}
+	h, err := object(dec[0])
+	if err != nil {
+		return "", nil, failWrap(CodeMalformed, err, "protected header")
+	}
+	// jwk, x5c, jku, x5u, crit, b64, ...: the key comes from the issuer's
+	// DID document only, and the payload is always the base64url claim set.
+	if e := members(h, "protected header", []string{"alg"}, []string{"typ", "kid"}); e != nil {
+		return "", nil, e
+	}
+	var alg, typ, kid string
+	for _, f := range []struct {
+		name string
+		dst  *string
+	}{{"alg", &alg}, {"typ", &typ}, {"kid", &kid}} {
+		if raw, ok := h.get(f.name); ok {
+			if *f.dst, err = str(raw); err != nil {
+				return "", nil, failWrap(CodeMalformed, err, "protected header %s", f.name)
+			}
+		}
+	}
+	if alg != jwa.EdDSA().String() {
+		return "", nil, fail(CodeAlgNotAllowed, "alg %.32q, only EdDSA is accepted", alg)
+	}
+	if typ != JOSEType {
+		return "", nil, fail(CodeMalformed, "typ %.32q, want %q", typ, JOSEType)
+	}
+	if len(dec[2]) != ed25519.SignatureSize {
+		return "", nil, fail(CodeMalformed, "signature of %d bytes, an EdDSA signature has %d", len(dec[2]), ed25519.SignatureSize)
+	}
+	if _, kerr := parseKID(kid, "kid"); kerr != nil {
+		return "", nil, kerr
+	}
+	c, cerr := parseClaims(dec[1])
+	if cerr != nil {
+		return "", nil, cerr
+	}
+	return kid, c, nil
+}
+
+// parseClaims decodes the claim set strictly: every object has exactly the
+// members of the profile, each once, with their types.
+func parseClaims(payload []byte) (*Credential, *Error) {
+	ms, err := object(payload)
+	if err != nil {
+		return nil, failWrap(CodeMalformed, err, "claim set")
+	}
+	if e := members(ms, "claim set", []string{"iss", "sub", "jti", "nbf", "exp", "vc"}, nil); e != nil {
+		return nil, e
+	}
+	c := &Credential{}
+	for _, f := range []struct {
+		name string
+		dst  *string
+	}{{"iss", &c.Issuer}, {"sub", &c.Subject}, {"jti", &c.ID}} {
+		raw, _ := ms.get(f.name)
+		if *f.dst, err = str(raw); err != nil {
+			return nil, failWrap(CodeMalformed, err, "claim %s", f.name)
+		}
+	}
+	for _, f := range []struct {
+		name string
+		dst  *time.Time
+	}{{"nbf", &c.IssuanceDate}, {"exp", &c.ExpirationDate}} {
+		raw, _ := ms.get(f.name)
+		n, err := numericDate(raw)
+		if err != nil || n < 1 || n > maxNumericDate {
+			return nil, fail(CodeMalformed, "claim %s %.32s is not a NumericDate in whole seconds up to 9999", f.name, raw)
+		}
+		*f.dst = time.Unix(n, 0).UTC()
+	}
+	rawVC, _ := ms.get("vc")
+	vc, err := object(rawVC)
+	if err != nil {
+		return nil, failWrap(CodeMalformed, err, "claim vc")
+	}
+	// id, issuer, issuanceDate, expirationDate and credentialSubject.id
+	// are refused with the other unknown members: VC-JWT carries them in
+	// jti, iss, nbf, exp and sub only.
+	if e := members(vc, "vc", []string{"@context", "type", "credentialSubject"}, []string{"credentialStatus"}); e != nil {
+		return nil, e
+	}
+	raw, _ := vc.get("@context")
+	if e := checkContexts(raw, jwtContexts); e != nil {
+		return nil, e
+	}
+	raw, _ = vc.get("type")
+	if e := checkTypes(raw); e != nil {
+		return nil, e
+	}
+	raw, _ = vc.get("credentialSubject")
+	if e := parseSubject(raw, false, c); e != nil {
+		return nil, e
+	}
+	if raw, ok := vc.get("credentialStatus"); ok {
+		s, e := parseStatus(raw)
+		if e != nil {
+			return nil, e
+		}
+		c.Status = s
+	}
+	if e := c.check(); e != nil {
+		return nil, e
+	}
+	return c, nil
+}
+
+// verifyJWS checks the EdDSA signature of tok with pub, through jwx.
+func verifyJWS(tok string, pub ed25519.PublicKey) error {
+	_, err := jws.Verify([]byte(tok), jws.WithKey(jwa.EdDSA(), pub))
+	return err
+}
