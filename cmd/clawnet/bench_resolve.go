@@ -321,40 +321,51 @@ func resolveOnce(ctx context.Context, c *http.Client, tg *resolveTarget, body *b
 	if resp.StatusCode != http.StatusOK {
 		return true, fmt.Errorf("resolve %s: status %d: %s", tg.did, resp.StatusCode, strings.TrimSpace(string(b[:min(len(b), 200)])))
 	}
+	if err := checkAnswer(b, tg, strict); err != nil {
+		return true, fmt.Errorf("resolve %s: %w", tg.did, err)
+	}
+	return true, nil
+}
+
+// checkAnswer checks the body of a 200 answer for tg: a resolution result
+// without error whose document's id is tg.did and, if strict, a document
+// that did.ParseDocument accepts and that gives tg.key to tg.kid for
+// authentication.
+func checkAnswer(b []byte, tg *resolveTarget, strict bool) error {
 	var a resolutionAnswer
 	if err := json.Unmarshal(b, &a); err != nil {
-		return true, fmt.Errorf("resolve %s: not a resolution result: %w", tg.did, err)
+		return fmt.Errorf("not a resolution result: %w", err)
 	}
 	switch {
 	case a.Metadata.Error != "":
-		return true, fmt.Errorf("resolve %s: status 200 with resolution error %q", tg.did, a.Metadata.Error)
+		return fmt.Errorf("status 200 with resolution error %.80q", a.Metadata.Error)
 	case a.Document == nil:
-		return true, fmt.Errorf("resolve %s: no didDocument", tg.did)
+		return errors.New("no didDocument")
 	case a.Document.ID != tg.did:
-		return true, fmt.Errorf("resolve %s: the server answered the document of %.120q", tg.did, a.Document.ID)
+		return fmt.Errorf("the server answered the document of %.120q", a.Document.ID)
 	}
 	if !strict {
-		return true, nil
+		return nil
 	}
 	var sa strictAnswer
 	if err := json.Unmarshal(b, &sa); err != nil {
-		return true, fmt.Errorf("resolve %s: %w", tg.did, err)
+		return err
 	}
 	doc, err := did.ParseDocument(sa.Document)
 	if err != nil {
-		return true, fmt.Errorf("resolve %s: %w", tg.did, err)
+		return err
 	}
 	if doc.ID != tg.did {
-		return true, fmt.Errorf("resolve %s: the server answered the document of %.120q", tg.did, doc.ID)
+		return fmt.Errorf("the server answered the document of %.120q", doc.ID)
 	}
 	key, err := did.VerificationKey(doc, tg.kid, did.Authentication)
 	if err != nil {
-		return true, fmt.Errorf("resolve %s: %w", tg.did, err)
+		return err
 	}
 	if !key.Equal(tg.key) {
-		return true, fmt.Errorf("resolve %s: %s is not the DID's key", tg.did, tg.kid)
+		return fmt.Errorf("%s is not the DID's key", tg.kid)
 	}
-	return true, nil
+	return nil
 }
 
 // keyDIDs returns n random did:key DIDs.

@@ -3,7 +3,9 @@ package main
 import (
 	"bytes"
 	"context"
+	"crypto/ed25519"
 	"crypto/rand"
+	"encoding/json"
 	"net/http"
 	"net/http/httptest"
 	"path/filepath"
@@ -224,4 +226,101 @@ func TestBenchResolveRefusals(t *testing.T) {
 			}
 		})
 	}
+}
+
+// answerTarget is a fixed did:key target and the answer the server gives
+// for it (the resolution result of did.Resolver, as the endpoint encodes
+// it).
+func answerTarget(t testing.TB) (*resolveTarget, []byte) {
+	t.Helper()
+	priv := ed25519.NewKeyFromSeed(bytes.Repeat([]byte{7}, ed25519.SeedSize))
+	pub := priv.Public().(ed25519.PublicKey)
+	d := did.KeyDID(pub)
+	res, err := (&did.Resolver{}).Resolve(context.Background(), d)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := json.Marshal(res)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return &resolveTarget{did: d, kid: d + "#" + strings.TrimPrefix(d, "did:key:"), key: pub}, b
+}
+
+// TestCheckAnswer: the server's own answer passes both checks; answers
+// that differ in what matters fail the check that looks at it.
+func TestCheckAnswer(t *testing.T) {
+	tg, good := answerTarget(t)
+	other, _, err := did.GenerateKey(rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	mb := strings.TrimPrefix(tg.did, "did:key:")
+	otherMB := strings.TrimPrefix(other, "did:key:")
+	for _, tc := range []struct {
+		name          string
+		body          []byte
+		loose, strict bool // want accepted
+	}{
+		{"the server's answer", good, true, true},
+		{"another DID", bytes.ReplaceAll(good, []byte(tg.did), []byte(other)), false, false},
+		{"another key", bytes.ReplaceAll(good, []byte(`"publicKeyMultibase":"`+mb+`"`), []byte(`"publicKeyMultibase":"`+otherMB+`"`)), true, false},
+		{"no authentication", bytes.Replace(good, []byte(`"authentication":`), []byte(`"keyAgreement":`), 1), true, false},
+		{"resolution error", bytes.Replace(good, []byte(`"didResolutionMetadata":{`), []byte(`"didResolutionMetadata":{"error":"notFound",`), 1), false, false},
+		{"null document", []byte(`{"didDocument":null,"didResolutionMetadata":{}}`), false, false},
+		{"empty", nil, false, false},
+		{"a document, not a result", []byte(`{"id":"` + tg.did + `"}`), false, false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			for _, strict := range []bool{false, true} {
+				want := tc.loose
+				if strict {
+					want = tc.strict
+				}
+				if err := checkAnswer(tc.body, tg, strict); (err == nil) != want {
+					t.Errorf("strict=%v: err = %v, want accepted %v", strict, err, want)
+				}
+			}
+		})
+	}
+}
+
+// FuzzCheckAnswer: checkAnswer never panics on any body, a strictly
+// accepted answer is also accepted loosely, and an accepted answer names
+// the DID asked for (strictly: with its key).
+func FuzzCheckAnswer(f *testing.F) {
+	tg, good := answerTarget(f)
+	f.Add(good)
+	f.Add(bytes.Replace(good, []byte(`"didResolutionMetadata":{`), []byte(`"didResolutionMetadata":{"error":"notFound",`), 1))
+	f.Add([]byte(`{"didDocument":{"id":"` + tg.did + `"}}`))
+	f.Add([]byte(`{"didDocument":null}`))
+	f.Add([]byte(`[]`))
+	f.Fuzz(func(t *testing.T, b []byte) {
+		loose := checkAnswer(b, tg, false)
+		strict := checkAnswer(b, tg, true)
+		if strict == nil && loose != nil {
+			t.Fatalf("strictly accepted, loosely refused: %v", loose)
+		}
+		if loose != nil {
+			return
+		}
+		var a resolutionAnswer
+		if err := json.Unmarshal(b, &a); err != nil || a.Document == nil || a.Document.ID != tg.did {
+			t.Fatalf("accepted an answer that does not name %s", tg.did)
+		}
+		if strict != nil {
+			return
+		}
+		var sa strictAnswer
+		if err := json.Unmarshal(b, &sa); err != nil {
+			t.Fatal(err)
+		}
+		doc, err := did.ParseDocument(sa.Document)
+		if err != nil {
+			t.Fatalf("strictly accepted a document that does not parse: %v", err)
+		}
+		if k, err := did.VerificationKey(doc, tg.kid, did.Authentication); err != nil || !k.Equal(tg.key) {
+			t.Fatalf("strictly accepted a document without the DID's key: %v", err)
+		}
+	})
 }
