@@ -14,15 +14,15 @@ import (
 // fact, so that no credential can state a fact two ways).
 
 type wireCredential struct {
-	Context          []string     `json:"@context"`
-	ID               string       `json:"id,omitempty"`
-	Type             []string     `json:"type"`
-	Issuer           string       `json:"issuer,omitempty"`
-	IssuanceDate     string       `json:"issuanceDate,omitempty"`
-	ExpirationDate   string       `json:"expirationDate,omitempty"`
-	Subject          wireSubject  `json:"credentialSubject"`
-	CredentialStatus *wireStatus  `json:"credentialStatus,omitempty"`
-	Proof            *wireProof   `json:"proof,omitempty"`
+	Context          []string    `json:"@context"`
+	ID               string      `json:"id,omitempty"`
+	Type             []string    `json:"type"`
+	Issuer           string      `json:"issuer,omitempty"`
+	IssuanceDate     string      `json:"issuanceDate,omitempty"`
+	ExpirationDate   string      `json:"expirationDate,omitempty"`
+	Subject          wireSubject `json:"credentialSubject"`
+	CredentialStatus *wireStatus `json:"credentialStatus,omitempty"`
+	Proof            *wireProof  `json:"proof,omitempty"`
 }
 
 type wireSubject struct {
