@@ -20,13 +20,19 @@ type segment struct {
 	parts []string // segWild: the literal parts between the stars (len = stars+1)
 }
 
-// glob is a compiled resource pattern. Matching is an NFA simulation over
-// segments: the state is the set of pattern positions reached, a bitset,
-// so a match costs O(request segments × pattern segments) segment tests
-// whatever the pattern, with no backtracking.
+// glob is a compiled resource pattern. Consecutive "**" segments are
+// collapsed into one (same language). Matching anchors the segments before
+// the first "**" and after the last one, then finds the blocks of segments
+// between globstars greedily, leftmost first: exact for this dialect (like
+// "*" in a string), with no backtracking, O(request segments × pattern
+// segments) segment tests at worst.
 type glob struct {
-	text string
-	segs []segment
+	text   string
+	segs   []segment
+	head   int         // segments before the first "**" (len(segs) if none)
+	tail   int         // segments after the last "**"
+	blocks [][]segment // the runs of non-"**" segments between globstars
+	fixed  int         // non-"**" segments: the fewest a match needs
 	// Fast paths for the common shapes, decided at compile time.
 	literal    bool   // no wildcard: the request equals text
 	prefixOnly bool   // literal segments then one trailing "**": request == prefix or starts with prefix+"/"
@@ -42,20 +48,53 @@ func compileGlob(p string) (*glob, error) {
 	for s := range strings.SplitSeq(p, "/") {
 		switch {
 		case s == "**":
+			if n := len(g.segs); n > 0 && g.segs[n-1].kind == segGlobstar {
+				continue
+			}
 			g.segs = append(g.segs, segment{kind: segGlobstar, lit: s})
 			wild++
 		case strings.Contains(s, "*"):
 			g.segs = append(g.segs, segment{kind: segWild, lit: s, parts: strings.Split(s, "*")})
 			wild++
+			g.fixed++
 		default:
 			g.segs = append(g.segs, segment{kind: segLiteral, lit: s})
+			g.fixed++
 		}
 	}
 	n := len(g.segs)
+	g.head, g.tail = n, 0
+	first, last := -1, -1
+	for i, s := range g.segs {
+		if s.kind == segGlobstar {
+			if first < 0 {
+				first = i
+			}
+			last = i
+		}
+	}
+	if first >= 0 {
+		g.head, g.tail = first, n-1-last
+		var cur []segment
+		for _, s := range g.segs[first : last+1] {
+			if s.kind == segGlobstar {
+				if len(cur) > 0 {
+					g.blocks = append(g.blocks, cur)
+				}
+				cur = nil
+				continue
+			}
+			cur = append(cur, s)
+		}
+	}
 	g.literal = wild == 0
-	if wild == 1 && g.segs[n-1].kind == segGlobstar {
+	if wild == 1 && g.segs[n-1].kind == segGlobstar && first == n-1 {
 		g.prefixOnly = true
-		g.prefix = strings.TrimSuffix(strings.TrimSuffix(p, "**"), "/")
+		lits := make([]string, n-1)
+		for i := range lits {
+			lits[i] = g.segs[i].lit
+		}
+		g.prefix = strings.Join(lits, "/")
 	}
 	return g, nil
 }
@@ -141,54 +180,61 @@ func (g *glob) match(r *resource) bool {
 		}
 		return r.text == g.prefix || len(r.text) > len(g.prefix) && r.text[len(g.prefix)] == '/' && r.text[:len(g.prefix)] == g.prefix
 	}
-	return g.matchNFA(r.segs[:r.n])
+	return g.matchSegs(r.segs[:r.n])
 }
 
-// bits is a set of pattern positions 0..MaxSegments (65 of them).
-type bits [2]uint64
-
-func (b *bits) set(i int)      { b[i>>6] |= 1 << (i & 63) }
-func (b *bits) has(i int) bool { return b[i>>6]&(1<<(i&63)) != 0 }
-
-// closure adds, for every position at a "**", the position after it: a
-// globstar may match zero segments. Positions only grow, so one pass in
-// order suffices.
-func (g *glob) closure(b *bits) {
-	for i, s := range g.segs {
-		if s.kind == segGlobstar && b.has(i) {
-			b.set(i + 1)
-		}
+func (g *glob) matchSegs(req []string) bool {
+	if len(req) < g.fixed {
+		return false
 	}
-}
-
-func (g *glob) matchNFA(req []string) bool {
-	var cur bits
-	cur.set(0)
-	g.closure(&cur)
-	n := len(g.segs)
-	for _, r := range req {
-		var next bits
-		any := false
-		for i := 0; i < n; i++ {
-			if !cur.has(i) {
-				continue
-			}
-			s := &g.segs[i]
-			if s.kind == segGlobstar {
-				next.set(i) // consume r, stay on the globstar
-				any = true
-			} else if s.match(r) {
-				next.set(i + 1)
-				any = true
-			}
-		}
-		if !any {
+	if g.head == len(g.segs) { // no globstar: one segment each
+		if len(req) != len(g.segs) {
 			return false
 		}
-		g.closure(&next)
-		cur = next
+		for i := range req {
+			if !g.segs[i].match(req[i]) {
+				return false
+			}
+		}
+		return true
 	}
-	return cur.has(n)
+	for i := 0; i < g.head; i++ {
+		if !g.segs[i].match(req[i]) {
+			return false
+		}
+	}
+	for i := 1; i <= g.tail; i++ {
+		if !g.segs[len(g.segs)-i].match(req[len(req)-i]) {
+			return false
+		}
+	}
+	// The middle starts and ends with "**": each block must occur, in
+	// order, without overlap; the leftmost occurrence of each is as good
+	// as any other, so no backtracking is needed.
+	mid := req[g.head : len(req)-g.tail]
+	for _, b := range g.blocks {
+		found := false
+		for start := 0; start+len(b) <= len(mid); start++ {
+			if blockAt(b, mid[start:]) {
+				mid = mid[start+len(b):]
+				found = true
+				break
+			}
+		}
+		if !found {
+			return false
+		}
+	}
+	return true
+}
+
+func blockAt(b []segment, req []string) bool {
+	for i := range b {
+		if !b[i].match(req[i]) {
+			return false
+		}
+	}
+	return true
 }
 
 // covers reports whether every resource that c matches, g matches too:
