@@ -4,14 +4,14 @@ import (
 	"crypto/ed25519"
 	"crypto/sha256"
 	"encoding/hex"
-	"encoding/json"
-	"fmt"
+		"fmt"
 	"io"
 	"net/url"
 	"strconv"
 	"time"
 
 	"github.com/clawnet/ledger/did"
+	"github.com/clawnet/ledger/vc/scope"
 )
 
 const (
@@ -92,9 +92,9 @@ type Credential struct {
 	// seconds in UTC; both are required.
 	IssuanceDate   time.Time
 	ExpirationDate time.Time
-	// Scopes is the JSON array of scope objects (spec/scope.md), exactly
-	// as signed.
-	Scopes json.RawMessage
+	// Scopes are the granted scopes (spec/scope-language.md), at least
+	// one; they are written in the scope language's canonical JSON.
+	Scopes []scope.Scope
 	// MaxSubdelegationDepth is how many further levels the subject may
 	// sub-delegate (0: none), at most MaxSubdelegationDepth.
 	MaxSubdelegationDepth int

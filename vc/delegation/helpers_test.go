@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/clawnet/ledger/did"
+	"github.com/clawnet/ledger/vc/scope"
 )
 
 // Test keys are derived from public seeds (32 times one byte) so that the
@@ -69,7 +70,7 @@ func testCredential(t testing.TB) Credential {
 	return Credential{
 		ID: fixedID(t, 0x41), Issuer: owner, Subject: agent,
 		IssuanceDate: mustTime(t, vectorFrom), ExpirationDate: mustTime(t, vectorTo),
-		Scopes: []byte(testScopes), MaxSubdelegationDepth: 1, Status: &st,
+		Scopes: mustScopes(t, testScopes), MaxSubdelegationDepth: 1, Status: &st,
 	}
 }
 
@@ -109,4 +110,21 @@ func (r *testResolver) resolve(_ context.Context, d string) (*did.Document, erro
 
 func testOptions(t testing.TB) VerifyOptions {
 	return VerifyOptions{Resolve: (&testResolver{}).resolve, Now: mustTime(t, vectorNow)}
+}
+
+func mustScopes(t testing.TB, js string) []scope.Scope {
+	t.Helper()
+	s, err := scope.Parse([]byte(js))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return s
+}
+
+// sameScopes compares scope lists by their canonical JSON.
+func sameScopes(t testing.TB, a, b []scope.Scope) bool {
+	t.Helper()
+	x, err1 := scope.Marshal(a)
+	y, err2 := scope.Marshal(b)
+	return err1 == nil && err2 == nil && bytes.Equal(x, y)
 }

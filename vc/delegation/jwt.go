@@ -37,13 +37,17 @@ func IssueJWT(priv ed25519.PrivateKey, kid string, c Credential) (string, error)
 	if err := checkIssue(&c, kid, "kid"); err != nil {
 		return "", fmt.Errorf("issue delegation credential: %w", err)
 	}
+	vc, err := wireVC(&c)
+	if err != nil {
+		return "", fmt.Errorf("issue delegation credential: %w", failWrap(CodeScopesInvalid, err, "scopes"))
+	}
 	payload, err := marshal(claims{
 		Issuer:    c.Issuer,
 		Subject:   c.Subject,
 		ID:        c.ID,
 		NotBefore: c.IssuanceDate.Unix(),
 		Expires:   c.ExpirationDate.Unix(),
-		VC:        wireVC(&c),
+		VC:        vc,
 	})
 	if err != nil {
 		return "", fmt.Errorf("issue delegation credential: %w", err)

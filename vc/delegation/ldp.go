@@ -36,7 +36,13 @@ func IssueLDP(priv ed25519.PrivateKey, verificationMethod string, c Credential, 
 	if err != nil {
 		return nil, fmt.Errorf("issue delegation credential: %w", err)
 	}
-	w := wireLD(&c)
+	w, err := wireLD(&c)
+	if err != nil {
+		return nil, fmt.Errorf("issue delegation credential: %w", failWrap(CodeScopesInvalid, err, "scopes"))
+	}
+	if e := exactDoubles(w.Subject.Scopes); e != nil {
+		return nil, fmt.Errorf("issue delegation credential: %w", e)
+	}
 	unsigned, err := marshal(w)
 	if err != nil {
 		return nil, fmt.Errorf("issue delegation credential: %w", err)
@@ -131,6 +137,11 @@ func parseLD(raw []byte, loader ld.DocumentLoader) (*Credential, *wireProof, *Er
 	}
 	v, _ = ms.get("credentialSubject")
 	if e := parseSubject(v, true, c); e != nil {
+		return nil, nil, e
+	}
+	cs, _ := object(v)
+	sc, _ := cs.get("scopes")
+	if e := exactDoubles(sc); e != nil {
 		return nil, nil, e
 	}
 	if v, ok := ms.get("credentialStatus"); ok {

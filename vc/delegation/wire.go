@@ -4,6 +4,8 @@ import (
 	"encoding/json"
 	"strconv"
 	"time"
+
+	"github.com/clawnet/ledger/vc/scope"
 )
 
 // The JSON members of the credential, in the order Issue* write them.
@@ -64,7 +66,11 @@ func toWireStatus(s *StatusEntry) *wireStatus {
 }
 
 // wireLD is c in the Data Integrity format, without its proof.
-func wireLD(c *Credential) wireCredential {
+func wireLD(c *Credential) (wireCredential, error) {
+	sc, err := scope.Marshal(c.Scopes)
+	if err != nil {
+		return wireCredential{}, err
+	}
 	return wireCredential{
 		Context:          ldpContexts,
 		ID:               c.ID,
@@ -72,19 +78,23 @@ func wireLD(c *Credential) wireCredential {
 		Issuer:           c.Issuer,
 		IssuanceDate:     c.IssuanceDate.UTC().Format(dateLayout),
 		ExpirationDate:   c.ExpirationDate.UTC().Format(dateLayout),
-		Subject:          wireSubject{ID: c.Subject, Scopes: c.Scopes, MaxSubdelegationDepth: c.MaxSubdelegationDepth, ParentCredential: c.ParentCredential},
+		Subject:          wireSubject{ID: c.Subject, Scopes: sc, MaxSubdelegationDepth: c.MaxSubdelegationDepth, ParentCredential: c.ParentCredential},
 		CredentialStatus: toWireStatus(c.Status),
-	}
+	}, nil
 }
 
 // wireVC is the "vc" claim of c in the VC-JWT format.
-func wireVC(c *Credential) wireCredential {
+func wireVC(c *Credential) (wireCredential, error) {
+	sc, err := scope.Marshal(c.Scopes)
+	if err != nil {
+		return wireCredential{}, err
+	}
 	return wireCredential{
 		Context:          jwtContexts,
 		Type:             types,
-		Subject:          wireSubject{Scopes: c.Scopes, MaxSubdelegationDepth: c.MaxSubdelegationDepth, ParentCredential: c.ParentCredential},
+		Subject:          wireSubject{Scopes: sc, MaxSubdelegationDepth: c.MaxSubdelegationDepth, ParentCredential: c.ParentCredential},
 		CredentialStatus: toWireStatus(c.Status),
-	}
+	}, nil
 }
 
 // checkContexts checks @context: an entry that is not one of the embedded
@@ -124,7 +134,7 @@ func checkTypes(raw json.RawMessage) *Error {
 }
 
 // parseSubject decodes credentialSubject into c (with its id when withID).
-func parseSubject(raw json.RawMessage, withID bool, c *Credential) *Error {
+func parseSubject(raw json.RawMessage, withID bool, c *Credential) (e *Error) {
 	cs, err := object(raw)
 	if err != nil {
 		return failWrap(CodeMalformed, err, "credentialSubject")
@@ -133,7 +143,7 @@ func parseSubject(raw json.RawMessage, withID bool, c *Credential) *Error {
 	if withID {
 		required = append(required, "id")
 	}
-	if e := members(cs, "credentialSubject", required, []string{"parentCredential"}); e != nil {
+	if e = members(cs, "credentialSubject", required, []string{"parentCredential"}); e != nil {
 		return e
 	}
 	if withID {
@@ -156,8 +166,11 @@ func parseSubject(raw json.RawMessage, withID bool, c *Credential) *Error {
 			return fail(CodeMalformed, "credentialSubject.parentCredential is empty")
 		}
 	}
-	c.Scopes, _ = cs.get("scopes")
-	return checkScopes(c.Scopes)
+	raw, _ = cs.get("scopes")
+	if c.Scopes, e = parseScopes(raw); e != nil {
+		return e
+	}
+	return nil
 }
 
 // smallInt decodes a JSON integer 0..999 written without sign, fraction,
