@@ -37,6 +37,7 @@ type testEnv struct {
 	token    string
 	logs     *syncBuffer  // the server's slog output
 	handler  http.Handler // the server's handler, for in-process requests
+	server   *Server
 }
 
 type envOptions struct {
@@ -108,7 +109,7 @@ func newEnv(t testing.TB, o envOptions) *testEnv {
 			t.Errorf("close db: %v", err)
 		}
 	})
-	return &testEnv{t: t, log: l, srv: srv, vkey: vkey, verifier: verifier, token: token, logs: logs, handler: s.Handler()}
+	return &testEnv{t: t, log: l, srv: srv, vkey: vkey, verifier: verifier, token: token, logs: logs, handler: s.Handler(), server: s}
 }
 
 func randBytes(t testing.TB, n int) []byte {

@@ -123,6 +123,7 @@ type Server struct {
 	handler   http.Handler
 
 	resolver *did.Resolver // never nil
+	answers  answerCache   // encoded did:key resolutions
 	// The identity API; registry is nil when it is disabled.
 	registry   *registry.Registry
 	auth       *signedAuth

@@ -1,0 +1,58 @@
+package server
+
+import (
+	"bytes"
+	"crypto/ed25519"
+	"fmt"
+	"net/http"
+	"testing"
+
+	"github.com/clawnet/ledger/did"
+)
+
+// TestAnswerCache: a cached did:key answer is byte for byte the answer
+// computed afresh, per representation and per DID, and a hosted or
+// versioned resolution never goes through the cache.
+func TestAnswerCache(t *testing.T) {
+	e := newEnv(t, envOptions{})
+	other := did.KeyDID(ed25519.NewKeyFromSeed(bytes.Repeat([]byte{7}, 32)).Public().(ed25519.PublicKey))
+	for _, ct := range []string{did.MediaTypeDIDLDJSON, did.MediaTypeDIDJSON, did.MediaTypeDIDResolution, ldProfileCT} {
+		for _, id := range []string{testKeyDID, other} {
+			h := http.Header{"Accept": {ct}}
+			first := e.do("GET", identifiersPath(id), h, nil)
+			if first.status != 200 || e.server.answers.get(ct, id) == nil {
+				t.Fatalf("%s %s: status %d, cached %v", ct, id, first.status, e.server.answers.get(ct, id) != nil)
+			}
+			if !bytes.Contains(first.body, []byte(`"id":"`+id+`"`)) {
+				t.Fatalf("%s %s: answer is not about the DID: %s", ct, id, first.body)
+			}
+			second := e.do("GET", identifiersPath(id), h, nil)
+			if second.status != 200 || !bytes.Equal(first.body, second.body) ||
+				second.header.Get("Content-Type") != first.header.Get("Content-Type") ||
+				second.header.Get("Cache-Control") != first.header.Get("Cache-Control") {
+				t.Fatalf("%s %s: cached answer differs:\n%s\n%s", ct, id, first.body, second.body)
+			}
+		}
+	}
+	// A versionId query is never answered from the cache (did:key has no
+	// versions: notFound).
+	if r := e.do("GET", identifiersPath(testKeyDID)+"?versionId=1", nil, nil); r.status != http.StatusNotFound {
+		t.Fatalf("versioned did:key: %d %s", r.status, r.body)
+	}
+}
+
+func TestAnswerCacheBound(t *testing.T) {
+	var c answerCache
+	for i := range maxAnswers + 10 {
+		c.put("ct", fmt.Sprint(i), []byte{1})
+	}
+	c.mu.RLock()
+	n := len(c.m)
+	c.mu.RUnlock()
+	if n > maxAnswers || n == 0 {
+		t.Fatalf("cache holds %d answers, bound %d", n, maxAnswers)
+	}
+	if c.get("ct", fmt.Sprint(maxAnswers+9)) == nil {
+		t.Fatal("the latest answer was not kept")
+	}
+}
