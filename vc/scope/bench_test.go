@@ -64,9 +64,10 @@ func BenchmarkEvaluateDeny(b *testing.B) {
 	})
 }
 
-// BenchmarkEvaluateWorst: the limits. 256 scopes of 64 patterns each,
-// every pattern a 32-segment block between globstars that almost occurs at
-// every position of a 64-segment request, and that none matches.
+// BenchmarkEvaluateWorst: the limits. 256 scopes of 64 patterns each, the
+// list's MaxSearched budget spent on 32-segment blocks between globstars
+// that almost occur at every position of a 64-segment request, and no
+// pattern matches.
 func BenchmarkEvaluateWorst(b *testing.B) {
 	set := worstSet(b)
 	req := worstRequest()
@@ -80,13 +81,19 @@ func BenchmarkEvaluateWorst(b *testing.B) {
 }
 
 func worstSet(t testing.TB) *Set {
-	pats := make([]string, MaxItems)
-	for i := range pats {
-		// Distinct patterns, so that no cache could help.
-		pats[i] = strings.Repeat("**/", 8) + strings.Repeat("x/", 30) + "*x*x*x*/y" + strconv.Itoa(i) + "/**"
-	}
 	scopes := make([]Scope, MaxScopes)
+	budget := MaxSearched
 	for i := range scopes {
+		pats := make([]string, MaxItems)
+		for j := range pats {
+			if budget >= 32 {
+				// Distinct patterns, so that no cache could help.
+				pats[j] = "**/" + strings.Repeat("x/", 30) + "*x*x*x*/y" + strconv.Itoa(i*MaxItems+j) + "/**"
+				budget -= 32
+			} else {
+				pats[j] = strings.Repeat("x/", 62) + "y" + strconv.Itoa(j) + "/**"
+			}
+		}
 		scopes[i] = Scope{Effect: Allow, Actions: []string{"a"}, Resources: pats}
 	}
 	return MustCompile(scopes)

@@ -16,7 +16,13 @@ const (
 	MaxItems     = 64   // actions, resources, counterparties or constraints of one scope
 	MaxStringLen = 1024 // bytes of one action, pattern, counterparty or string value; also of a request's action and resource
 	MaxSegments  = 64   // "/"-separated segments of an action, a resource pattern or a request resource
-	maxIDLen     = 64
+	// MaxSearched bounds the sum, over every resource pattern of a list, of
+	// the segments between a pattern's first and last "**": the part that
+	// matching searches for rather than anchors. It keeps the worst
+	// evaluation of a list near a millisecond (spec/scope-language.md,
+	// "Limits").
+	MaxSearched = 4096
+	maxIDLen    = 64
 	maxArgLen    = 64
 )
 
@@ -436,9 +442,16 @@ func Validate(scopes []Scope) error {
 		return fail(CodeMalformed, -1, "", "%d scopes, over %d", len(scopes), MaxScopes)
 	}
 	ids := map[string]int{}
+	searched := 0
 	for i := range scopes {
 		if err := validateScope(i, &scopes[i]); err != nil {
 			return err
+		}
+		for j, p := range scopes[i].Resources {
+			searched += searchedSegments(p)
+			if searched > MaxSearched {
+				return fail(CodeResourceInvalid, i, "resources["+strconv.Itoa(j)+"]", "the list's patterns have more than %d segments between globstars in all", MaxSearched)
+			}
 		}
 		if id := scopes[i].ID; id != "" {
 			if j, dup := ids[id]; dup {
@@ -760,4 +773,22 @@ func valueProblem(v Value) string {
 		return "no value"
 	}
 	return ""
+}
+
+// searchedSegments counts the segments of a valid pattern strictly between
+// its first and last "**" that are not "**" themselves.
+func searchedSegments(p string) int {
+	first, last, n, mid := -1, -1, 0, 0
+	for seg := range strings.SplitSeq(p, "/") {
+		if seg == "**" {
+			if first < 0 {
+				first = n
+			} else {
+				mid += n - last - 1
+			}
+			last = n
+		}
+		n++
+	}
+	return mid
 }
