@@ -91,5 +91,5 @@ func (l *embeddedLoader) LoadDocument(u string) (*ld.RemoteDocument, error) {
 	if d, ok := l.docs[u]; ok {
 		return d, nil
 	}
-	return nil, ld.NewJsonLdError(ld.LoadingDocumentFailed, fmt.Errorf("%.200s: %w", u, ErrContextNotEmbedded))
+	return nil, fmt.Errorf("load %.200s: %w", u, ErrContextNotEmbedded)
 }

@@ -245,7 +245,7 @@ func checkTerms(raw []byte, loader ld.DocumentLoader) *Error {
 	expanded, err := proc.Expand(doc, opts)
 	if err != nil {
 		var le *ld.JsonLdError
-		if errors.As(err, &le) && le.Code == ld.LoadingDocumentFailed {
+		if errors.As(err, &le) && (le.Code == ld.LoadingDocumentFailed || le.Code == ld.LoadingRemoteContextFailed) {
 			return failWrap(CodeContextNotAllowed, err, "json-ld expansion")
 		}
 		return failWrap(CodeUndefinedTerm, err, "json-ld expansion")
