@@ -15,7 +15,7 @@ import (
 // power of ten, never as a float, so 100.0000000001 is greater than 100 and
 // 0.3 is exactly 0.3.
 const (
-	MaxDigits   = 64   // significant digits of a number (leading zeros excluded)
+	MaxDigits   = 64   // significant digits of a number (leading and trailing zeros excluded); a number's text is at most MaxStringLen bytes
 	MaxExponent = 9999 // largest absolute value of an exponent as written, and of the normalized exponent
 )
 
@@ -34,6 +34,9 @@ type Number struct {
 // ±MaxExponent.
 func ParseNumber(s string) (Number, error) {
 	var n Number
+	if len(s) > MaxStringLen {
+		return Number{}, fmt.Errorf("number %q: longer than %d bytes", clip(s), MaxStringLen)
+	}
 	i := 0
 	if i < len(s) && s[i] == '-' {
 		n.neg = true
@@ -99,11 +102,11 @@ func ParseNumber(s string) (Number, error) {
 	all := intPart + fracPart
 	exp -= len(fracPart)
 	all = strings.TrimLeft(all, "0")
-	if len(all) > MaxDigits {
-		return Number{}, fmt.Errorf("number %q: more than %d significant digits", clip(s), MaxDigits)
-	}
 	trimmed := strings.TrimRight(all, "0")
 	exp += len(all) - len(trimmed)
+	if len(trimmed) > MaxDigits {
+		return Number{}, fmt.Errorf("number %q: more than %d significant digits", clip(s), MaxDigits)
+	}
 	if trimmed == "" {
 		return Number{}, nil // -0 is 0
 	}
