@@ -4,7 +4,7 @@ import (
 	"crypto/ed25519"
 	"crypto/sha256"
 	"encoding/hex"
-		"fmt"
+	"fmt"
 	"io"
 	"net/url"
 	"strconv"

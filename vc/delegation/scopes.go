@@ -78,4 +78,3 @@ func exactDouble(s string) bool {
 	}
 	return r.Cmp(fr) == 0
 }
-
