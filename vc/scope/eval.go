@@ -318,8 +318,10 @@ func (c *compiled) inWindow(t time.Time) bool {
 	return (c.nb.IsZero() || !t.Before(c.nb)) && (c.na.IsZero() || t.Before(c.na))
 }
 
+// matchDeny: a deny scope without counterparties applies whatever the
+// counterparty (fail closed); with them, as an allow scope would.
 func (c *compiled) matchDeny(req *Request, r *resource) bool {
-	if !c.coversAction(req.Action) || !c.matchResource(r) || !c.matchCounterparty(req) || !c.inWindow(req.Time) {
+	if !c.coversAction(req.Action) || !c.matchResource(r) || !(c.cpAbsent || c.matchCounterparty(req)) || !c.inWindow(req.Time) {
 		return false
 	}
 	for i := range c.cons {

@@ -146,12 +146,9 @@ func denyCovers(w, d *compiled) bool {
 	if !actionsCovered(w, d) || !resourcesCovered(w, d) {
 		return false
 	}
-	// Every counterparty case d matches, w must match.
-	if d.cpAbsent || w.cpAbsent {
-		if d.cpAbsent != w.cpAbsent {
-			return false
-		}
-	} else if !counterpartiesCovered(w, d) {
+	// Every counterparty case d matches, w must match; a deny scope
+	// without counterparties matches them all.
+	if !w.cpAbsent && (d.cpAbsent || !counterpartiesCovered(w, d)) {
 		return false
 	}
 	// w's constraints must hold (true or undefined) wherever d's do; only
@@ -181,10 +178,12 @@ func disjointScopes(a, d *compiled) bool {
 	if !rOverlap {
 		return true
 	}
-	if a.cpAbsent != d.cpAbsent {
+	// Counterparties: d without them matches every case; a without them
+	// matches only requests without one, which d with them never matches.
+	if !d.cpAbsent && a.cpAbsent {
 		return true
 	}
-	if !a.cpAbsent && !a.cpContacts && !d.cpContacts && !slices.ContainsFunc(a.cpDIDs, func(x string) bool { return slices.Contains(d.cpDIDs, x) }) {
+	if !d.cpAbsent && !a.cpContacts && !d.cpContacts && !slices.ContainsFunc(a.cpDIDs, func(x string) bool { return slices.Contains(d.cpDIDs, x) }) {
 		return true
 	}
 	// Windows that do not meet.
