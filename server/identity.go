@@ -13,8 +13,11 @@ import (
 	"github.com/clawnet/ledger/did"
 	"github.com/clawnet/ledger/did/registry"
 	"github.com/clawnet/ledger/did/request"
+	"github.com/clawnet/ledger/transparency"
+	"github.com/clawnet/ledger/transparency/sequencer"
 	"github.com/clawnet/ledger/transparency/store"
 	"github.com/clawnet/ledger/vc/binding"
+	"github.com/clawnet/ledger/vc/status"
 )
 
 // The identity API (spec/identity.md, spec/openapi.yaml): hosted did:web,
@@ -109,6 +112,14 @@ func identityError(err error) error {
 		}
 		return &apiError{status, re.Code, re.Message, err}
 	}
+	var se *status.Error
+	if errors.As(err, &se) {
+		code, ok := statusStatus[se.Code]
+		if !ok {
+			return fmt.Errorf("status refusal with unmapped code: %w", err)
+		}
+		return &apiError{code, string(se.Code), se.Message, err}
+	}
 	var be *binding.Error
 	if errors.As(err, &be) {
 		status, ok := bindingStatus[be.Code]
@@ -135,6 +146,8 @@ type mutationResponse struct {
 	Expires         string          `json:"expires,omitempty"`
 	Contact         string          `json:"contact,omitempty"`
 	RemovedContacts []string        `json:"removed_contacts,omitempty"`
+	// Status is the credentialStatus entry reserved by POST /v1/status.
+	Status *status.Entry `json:"status,omitempty"`
 }
 
 // authenticated reads the body of r (JSON for POST, empty for GET) and
@@ -163,30 +176,30 @@ func (s *Server) authenticated(w http.ResponseWriter, r *http.Request) (*request
 	return v, body, nil
 }
 
-// mutate runs one identity state change: authenticate, build the
-// registry operation from the body, append its entry with the change and
-// the jti record, and answer with the receipt. build gets the request's
-// registry identity and the raw body.
-func (s *Server) mutate(w http.ResponseWriter, r *http.Request, status int,
-	build func(ctx context.Context, q registry.Request, body []byte) (*registry.Op, error),
-	respond func(op *registry.Op, resp *mutationResponse)) error {
-	v, body, err := s.authenticated(w, r)
-	if err != nil {
-		return err
-	}
-	q := registry.Request{Signer: v.DID, KID: v.KID, Digest: v.Digest, Time: s.clock().UTC()}
-	op, err := build(r.Context(), q, body)
-	if err != nil {
-		return identityError(err)
-	}
+// change is one logged state change a signed request causes: its entry,
+// the Apply that makes it (re-checking its rules inside the sequencer),
+// a hook run once Append returned, successful or not (cache invalidation),
+// and what it adds to the answer.
+type change struct {
+	entry     *transparency.Entry
+	apply     sequencer.Apply
+	committed func()
+	respond   func(resp *mutationResponse)
+}
+
+// logChange appends ch's entry with its state change and v's jti record,
+// and answers with the entry's index and receipt.
+func (s *Server) logChange(w http.ResponseWriter, r *http.Request, v *request.Verified, status int, ch change) error {
 	apply := func(tx *store.Tx) error {
-		if err := op.Apply(tx); err != nil {
+		if err := ch.apply(tx); err != nil {
 			return err
 		}
 		return s.auth.recordJTI(tx, v)
 	}
-	a, err := s.log.Append(r.Context(), op.Entry, apply)
-	s.registry.Committed(op)
+	a, err := s.log.Append(r.Context(), ch.entry, apply)
+	if ch.committed != nil {
+		ch.committed()
+	}
 	if err != nil {
 		return identityError(err)
 	}
@@ -199,10 +212,35 @@ func (s *Server) mutate(w http.ResponseWriter, r *http.Request, status int,
 		return fmt.Errorf("receipt for entry %d: encode: %w", a.Index, err)
 	}
 	resp := &mutationResponse{Index: a.Index, Receipt: rb}
-	respond(op, resp)
-	s.logger.Info("identity change logged", "type", op.Entry.Type, "index", a.Index, "actor", v.DID)
+	if ch.respond != nil {
+		ch.respond(resp)
+	}
+	s.logger.Info("change logged", "type", ch.entry.Type, "index", a.Index, "actor", v.DID)
 	w.Header().Set("Location", "/log/v1/entries/"+strconv.FormatUint(a.Index, 10))
 	return respondJSON(w, status, resp)
+}
+
+// mutate runs one registry state change: authenticate, build the
+// registry operation from the body, and log it (logChange). build gets
+// the request's registry identity and the raw body.
+func (s *Server) mutate(w http.ResponseWriter, r *http.Request, status int,
+	build func(ctx context.Context, q registry.Request, body []byte) (*registry.Op, error),
+	respond func(op *registry.Op, resp *mutationResponse)) error {
+	v, body, err := s.authenticated(w, r)
+	if err != nil {
+		return err
+	}
+	q := registry.Request{Signer: v.DID, KID: v.KID, Digest: v.Digest, Time: s.clock().UTC()}
+	op, err := build(r.Context(), q, body)
+	if err != nil {
+		return identityError(err)
+	}
+	return s.logChange(w, r, v, status, change{
+		entry:     op.Entry,
+		apply:     op.Apply,
+		committed: func() { s.registry.Committed(op) },
+		respond:   func(resp *mutationResponse) { respond(op, resp) },
+	})
 }
 
 // decodeBody decodes a JSON request body into v (unknown members refused).

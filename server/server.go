@@ -16,6 +16,7 @@ package server
 
 import (
 	"context"
+	"crypto/ed25519"
 	"crypto/sha256"
 	"encoding/json"
 	"errors"
@@ -32,6 +33,7 @@ import (
 	"github.com/clawnet/ledger/transparency"
 	"github.com/clawnet/ledger/transparency/sequencer"
 	"github.com/clawnet/ledger/transparency/store"
+	"github.com/clawnet/ledger/vc/status"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 )
@@ -100,6 +102,11 @@ type IdentityConfig struct {
 	DB *store.DB
 	// Registry holds owners, agents, contacts and hosted DIDs.
 	Registry *registry.Registry
+	// Status holds the revocation status lists, and IssuerKey is the
+	// server's credential issuer key that signs them. Both or neither:
+	// without them the credential endpoints are off.
+	Status    *status.Lists
+	IssuerKey ed25519.PrivateKey
 	// ContactRequestTTL is the registry's contact request lifetime, for
 	// the expiry the API reports; 0 means registry.DefaultContactRequestTTL.
 	ContactRequestTTL time.Duration
@@ -129,6 +136,10 @@ type Server struct {
 	auth       *signedAuth
 	didWebHost string
 	contactTTL time.Duration
+	// Credentials; status is nil when they are disabled.
+	status *status.Lists
+	issuer *issuer
+	lists  listCache
 }
 
 // New returns a server for cfg.
@@ -189,6 +200,15 @@ func New(cfg Config) (*Server, error) {
 			return nil, fmt.Errorf("server: %w", err)
 		}
 		s.registry, s.didWebHost, s.contactTTL = id.Registry, id.DIDWebHost, id.ContactRequestTTL
+		if (id.Status == nil) != (id.IssuerKey == nil) {
+			return nil, errors.New("server: Config.Identity needs both Status and IssuerKey, or neither")
+		}
+		if id.Status != nil {
+			if len(id.IssuerKey) != ed25519.PrivateKeySize {
+				return nil, errors.New("server: Config.Identity.IssuerKey is not an Ed25519 private key")
+			}
+			s.status, s.issuer = id.Status, newIssuer(id.IssuerKey)
+		}
 		if s.contactTTL == 0 {
 			s.contactTTL = registry.DefaultContactRequestTTL
 		}
@@ -228,6 +248,9 @@ func (s *Server) routeTable() []route {
 	}
 	if s.registry != nil {
 		routes = append(routes, s.identityRoutes()...)
+	}
+	if s.status != nil {
+		routes = append(routes, s.statusRoutes()...)
 	}
 	return routes
 }

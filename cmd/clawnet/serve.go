@@ -31,6 +31,7 @@ import (
 	"github.com/clawnet/ledger/server"
 	"github.com/clawnet/ledger/transparency/sequencer"
 	"github.com/clawnet/ledger/transparency/store"
+	"github.com/clawnet/ledger/vc/status"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"golang.org/x/mod/sumdb/note"
@@ -49,6 +50,7 @@ const (
 	signerKeyFile   = "log.key"        // note signer key; its name is the log origin
 	verifierKeyFile = "log.vkey"       // note verifier key
 	tokenFile       = "operator.token" // bearer token of the operator endpoints
+	issuerKeyFile   = "issuer.jwk"     // the credential issuer key (signs status lists), a JWK key file
 	dbDir           = "db"             // the pebble store
 )
 
@@ -232,6 +234,10 @@ func serve(ctx context.Context, cfg serveConfig, stdout io.Writer, logger *slog.
 	if err != nil {
 		return err
 	}
+	issuerKey, err := loadOrCreateIssuerKey(cfg.data, logger)
+	if err != nil {
+		return err
+	}
 
 	db, err := store.Open(filepath.Join(cfg.data, dbDir), store.Options{Logger: logger})
 	if err != nil {
@@ -282,6 +288,10 @@ func serve(ctx context.Context, cfg serveConfig, stdout io.Writer, logger *slog.
 	if err != nil {
 		return err
 	}
+	lists, err := status.New(status.Config{DB: db, BaseURL: publicURL + "/status/"})
+	if err != nil {
+		return err
+	}
 	resolver := &did.Resolver{
 		Hosted:     identity,
 		HostedHost: host,
@@ -299,6 +309,7 @@ func serve(ctx context.Context, cfg serveConfig, stdout io.Writer, logger *slog.
 		Identity: &server.IdentityConfig{
 			PublicURL: publicURL, DIDWebHost: host, DB: db, Registry: identity,
 			ContactRequestTTL: cfg.contactRequestTTL,
+			Status:            lists, IssuerKey: issuerKey.Priv,
 		},
 	})
 	if err != nil {
@@ -320,6 +331,7 @@ func serve(ctx context.Context, cfg serveConfig, stdout io.Writer, logger *slog.
 	fmt.Fprintf(stdout, "log verifier key: %s\n", keys.vkey)
 	fmt.Fprintf(stdout, "operator token: %s\n", filepath.Join(cfg.data, tokenFile))
 	fmt.Fprintf(stdout, "public URL: %s (hosted DIDs: did:web:%s:owners:<name>)\n", publicURL, host)
+	fmt.Fprintf(stdout, "credential issuer: %s\n", issuerKey.DID)
 	logger.Info("serving", "addr", addr, "origin", keys.signer.Name(), "data", cfg.data, "tree_size", l.Size())
 
 	serveErr := make(chan error, 1)
@@ -542,6 +554,41 @@ func loadOrCreateToken(dir string, logger *slog.Logger) (string, error) {
 		return "", fmt.Errorf("%s must hold one token of at least %d characters without spaces (delete the file to generate one)", path, minTokenLen)
 	}
 	return token, nil
+}
+
+// loadOrCreateIssuerKey returns the server's credential issuer key (a
+// did:key key file), generating it on first start. A lost issuer key only
+// changes who signs the status lists from then on (they are signed anew
+// on request), so a missing one is generated with a warning when the
+// database already exists.
+func loadOrCreateIssuerKey(dir string, logger *slog.Logger) (*signingKey, error) {
+	path := filepath.Join(dir, issuerKeyFile)
+	k, err := readKeyFile(path)
+	if err == nil {
+		if !strings.HasPrefix(k.DID, "did:key:") {
+			return nil, fmt.Errorf("%s: the issuer key must be a did:key key file", path)
+		}
+		return k, nil
+	}
+	if !errors.Is(err, fs.ErrNotExist) {
+		return nil, fmt.Errorf("read issuer key: %w", err)
+	}
+	if _, err := os.Stat(filepath.Join(dir, dbDir)); err == nil {
+		logger.Warn("no issuer key next to an existing database: generating a new one; status lists will be signed by the new key", "path", path)
+	}
+	d, priv, err := did.GenerateKey(rand.Reader)
+	if err != nil {
+		return nil, err
+	}
+	b, err := marshalKeyFile(priv, keyDIDURL(d))
+	if err != nil {
+		return nil, err
+	}
+	if err := writeNewFile(path, b, 0o600); err != nil {
+		return nil, err
+	}
+	logger.Info("generated a credential issuer key", "path", path, "did", d)
+	return &signingKey{Priv: priv, KID: keyDIDURL(d), DID: d, Path: path}, nil
 }
 
 // writeNewFile creates path with data and perm, failing if it exists, and
