@@ -106,3 +106,5 @@ const (
 	didBob   = "did:key:z6MkhaXgBZDvotDkL5257faiztiGiC2QtKLGpbnnEGta2doK"
 	didCarol = "did:key:z6MkjchhfUsD6mmvni8mCdXHw216Xrm9bQe2mBH1P5RDjVJG"
 )
+
+func timeUnix(s int64) time.Time { return time.Unix(s%(1<<40), 0).UTC() }
