@@ -200,7 +200,11 @@ func TestValidateGoBuilt(t *testing.T) {
 		s    Scope
 		code Code
 	}{
-		{"nul in string value", func() Scope { x := ok; x.Constraints = []Constraint{{Arg: "a", Op: OpEq, Value: StringValue("\xff")}}; return x }(), CodeConstraintInvalid},
+		{"nul in string value", func() Scope {
+			x := ok
+			x.Constraints = []Constraint{{Arg: "a", Op: OpEq, Value: StringValue("\xff")}}
+			return x
+		}(), CodeConstraintInvalid},
 		{"nested list", func() Scope {
 			x := ok
 			x.Constraints = []Constraint{{Arg: "a", Op: OpIn, Value: ListValue(ListValue(IntValue(1)))}}

@@ -23,7 +23,7 @@ const (
 	// "Limits").
 	MaxSearched = 4096
 	maxIDLen    = 64
-	maxArgLen    = 64
+	maxArgLen   = 64
 )
 
 // Effect is what a scope does to the requests it matches, and the outcome
