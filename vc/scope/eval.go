@@ -2,6 +2,7 @@ package scope
 
 import (
 	"fmt"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -117,13 +118,22 @@ type compiled struct {
 }
 
 // Compile validates scopes and compiles them for evaluation. The Set keeps
-// its own copy of the list.
+// its own copy of the list (list values inside constraints are shared, and
+// are never modified).
 func Compile(scopes []Scope) (*Set, error) {
 	if err := Validate(scopes); err != nil {
 		return nil, err
 	}
 	s := &Set{scopes: make([]Scope, len(scopes)), all: make([]compiled, len(scopes))}
-	copy(s.scopes, scopes)
+	for i, sc := range scopes {
+		// A deep copy, so that a caller changing its list later cannot
+		// change what the Set decides.
+		sc.Actions = slices.Clone(sc.Actions)
+		sc.Resources = slices.Clone(sc.Resources)
+		sc.Counterparties = slices.Clone(sc.Counterparties)
+		sc.Constraints = slices.Clone(sc.Constraints)
+		s.scopes[i] = sc
+	}
 	for i := range s.scopes {
 		src := &s.scopes[i]
 		c := &s.all[i]

@@ -42,6 +42,20 @@ func Subset(child, parent *Set) (ok bool, reason string) {
 	return true, ""
 }
 
+// SubsetScopes is Subset on lists not yet compiled; a list that does not
+// validate is never a subset (and never a parent of one).
+func SubsetScopes(child, parent []Scope) (ok bool, reason string) {
+	c, err := Compile(child)
+	if err != nil {
+		return false, "child: " + err.Error()
+	}
+	p, err := Compile(parent)
+	if err != nil {
+		return false, "parent: " + err.Error()
+	}
+	return Subset(c, p)
+}
+
 func coveringAllow(c *compiled, parent *Set) *compiled {
 	for _, p := range parent.allow {
 		if allowCovers(p, c) {

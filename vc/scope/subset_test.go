@@ -292,3 +292,24 @@ func randomRequest(rng *rand.Rand) Request {
 	}
 	return r
 }
+
+func TestSubsetScopes(t *testing.T) {
+	good := mustParse(t, `[{"effect":"allow","actions":["a"],"resources":["x/**"]}]`)
+	narrow := mustParse(t, `[{"effect":"allow","actions":["a/b"],"resources":["x/y"]}]`)
+	bad := []Scope{{Effect: Allow, Actions: []string{"a"}, Resources: []string{"../x"}}}
+	if ok, why := SubsetScopes(narrow, good); !ok {
+		t.Fatal(why)
+	}
+	if ok, why := SubsetScopes(bad, good); ok || !strings.HasPrefix(why, "child: scope_resource_invalid") {
+		t.Fatalf("%v %s", ok, why)
+	}
+	if ok, why := SubsetScopes(narrow, bad); ok || !strings.HasPrefix(why, "parent: scope_resource_invalid") {
+		t.Fatalf("%v %s", ok, why)
+	}
+	// Compile copies: changing the caller's list does not change the Set.
+	set := MustCompile(good)
+	good[0].Resources[0] = "**"
+	if d := set.Evaluate(Request{Action: "a", Resource: "z"}); d.Effect != Deny {
+		t.Fatalf("%s", d)
+	}
+}
