@@ -155,6 +155,9 @@ func TestEvaluateConstraintOps(t *testing.T) {
 		{`{"arg":"a","op":"==","value":true}`, BoolValue(true), true},
 		{`{"arg":"a","op":"==","value":true}`, StringValue("true"), false},
 		{`{"arg":"a","op":"==","value":0.3}`, num(t, "0.30"), true},
+		{`{"arg":"a","op":"<=","value":0.3}`, num(t, "0.30000000000000004"), false}, // 0.1+0.2 as a float64 prints
+		{`{"arg":"a","op":"<=","value":0.30000000000000004}`, num(t, "0.3"), true},
+		{`{"arg":"a","op":"==","value":0.1}`, num(t, "0.1000000000000000055511151231257827"), false}, // the double nearest 0.1
 		{`{"arg":"a","op":"!=","value":"x"}`, StringValue("y"), true},
 		{`{"arg":"a","op":"!=","value":"x"}`, StringValue("x"), false},
 		{`{"arg":"a","op":"!=","value":"x"}`, IntValue(1), false}, // type mismatch fails closed
