@@ -1,0 +1,307 @@
+package verify
+
+import (
+	"bytes"
+	"context"
+	"crypto/ed25519"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"reflect"
+	"slices"
+	"sort"
+	"sync"
+
+	"github.com/clawnet/ledger/did"
+	"github.com/clawnet/ledger/vc/binding"
+	"github.com/clawnet/ledger/vc/delegation"
+	processor "github.com/hyperledger/aries-framework-go/pkg/doc/signature/jsonld"
+	"github.com/hyperledger/aries-framework-go/pkg/doc/signature/suite"
+	"github.com/hyperledger/aries-framework-go/pkg/doc/signature/suite/ed25519signature2020"
+	"github.com/hyperledger/aries-framework-go/pkg/doc/signature/verifier"
+	"github.com/piprate/json-gold/ld"
+)
+
+// ErrContextNotEmbedded is the embedded loader's answer for any URL that
+// is not embedded: it never goes to the network.
+var ErrContextNotEmbedded = errors.New("json-ld context is not embedded (remote contexts are never fetched)")
+
+// Contexts returns every context URL a Data Integrity credential may use,
+// with its document: vc/delegation's (VC 1.1, delegation, Bitstring
+// Status List, Ed25519Signature2020) and vc/binding's.
+func Contexts() map[string][]byte {
+	m := delegation.EmbeddedContexts()
+	m[binding.ContextURL] = binding.Context()
+	return m
+}
+
+// ContextURLs returns the keys of Contexts, sorted.
+func ContextURLs() []string {
+	var out []string
+	for u := range Contexts() {
+		out = append(out, u)
+	}
+	sort.Strings(out)
+	return out
+}
+
+type embeddedLoader struct{ docs map[string]*ld.RemoteDocument }
+
+func (l *embeddedLoader) LoadDocument(u string) (*ld.RemoteDocument, error) {
+	if d, ok := l.docs[u]; ok {
+		return d, nil
+	}
+	return nil, fmt.Errorf("load %.200s: %w", u, ErrContextNotEmbedded)
+}
+
+var (
+	loaderOnce sync.Once
+	loaderVal  *embeddedLoader
+	loaderErr  error
+)
+
+// Loader returns the process-wide JSON-LD document loader that serves the
+// embedded contexts and refuses every other URL without a fetch.
+func Loader() (ld.DocumentLoader, error) {
+	loaderOnce.Do(func() {
+		l := &embeddedLoader{docs: map[string]*ld.RemoteDocument{}}
+		for u, data := range Contexts() {
+			doc, err := ld.DocumentFromReader(bytes.NewReader(data))
+			if err != nil {
+				loaderErr = fmt.Errorf("parse embedded context %s: %w", u, err)
+				return
+			}
+			l.docs[u] = &ld.RemoteDocument{DocumentURL: u, Document: doc}
+		}
+		loaderVal = l
+	})
+	if loaderErr != nil {
+		return nil, loaderErr
+	}
+	return loaderVal, nil
+}
+
+func credentialLD(ctx context.Context, raw []byte, opt Options) (*VerifiedCredential, error) {
+	ms, err := object(raw)
+	if err != nil {
+		return nil, failWrap(CodeMalformed, err, "credential")
+	}
+	if _, ok := ms.get("proof"); !ok {
+		return nil, fail(CodeFormatUnknown, "a JSON credential without a proof (neither VC-JWT nor Data Integrity)")
+	}
+	v, ok := ms.get("@context")
+	if !ok {
+		return nil, fail(CodeMalformed, "credential: @context missing")
+	}
+	ctxs, err := stringSet(v)
+	if err != nil {
+		return nil, failWrap(CodeMalformed, err, "@context (inline contexts are not supported)")
+	}
+	// Checked before the loader sees anything: an unknown context makes
+	// the credential unverifiable here, and is never fetched.
+	embedded := Contexts()
+	for _, u := range ctxs {
+		if _, ok := embedded[u]; !ok {
+			return nil, fail(CodeContextNotEmbedded, "@context %.200q is not one of the embedded contexts (remote contexts are never fetched)", u)
+		}
+	}
+	loader := opt.Loader
+	if loader == nil {
+		if loader, err = Loader(); err != nil {
+			return nil, err
+		}
+	}
+	if e := checkTerms(raw, loader); e != nil {
+		return nil, e
+	}
+	c := &VerifiedCredential{}
+	if e := commonMembers(ms, c, "credential"); e != nil {
+		return nil, e
+	}
+	if v, ok := ms.get("id"); ok {
+		if c.ID, err = str(v); err != nil {
+			return nil, failWrap(CodeMalformed, err, "id")
+		}
+	}
+	if v, ok = ms.get("issuer"); !ok {
+		return nil, fail(CodeMalformed, "credential: issuer missing")
+	}
+	if c.Issuer, err = idOf(v); err != nil {
+		return nil, failWrap(CodeMalformed, err, "issuer")
+	}
+	if v, ok = ms.get("issuanceDate"); !ok {
+		return nil, fail(CodeMalformed, "credential: issuanceDate missing (VC Data Model 1.1)")
+	}
+	var e *Error
+	if c.ValidFrom, e = xsdDateTime(v, "issuanceDate"); e != nil {
+		return nil, e
+	}
+	if v, ok = ms.get("expirationDate"); ok {
+		if c.ValidUntil, e = xsdDateTime(v, "expirationDate"); e != nil {
+			return nil, e
+		}
+	}
+	v, _ = ms.get("proof")
+	vm, e := parseProof(v)
+	if e != nil {
+		return nil, e
+	}
+	c.KID = vm
+	pub, e := key(ctx, opt, c.Issuer, vm, did.AssertionMethod, CodeIssuerMismatch, CodeIssuerUnresolvable, CodeKeyNotAuthorized, "proof.verificationMethod")
+	if e != nil {
+		return nil, e
+	}
+	if err := verifyLDProof(raw, vm, pub, loader); err != nil {
+		return nil, failWrap(CodeSignatureInvalid, err, "proof does not verify with %.200s", vm)
+	}
+	if e := checkTime(c.ValidFrom, c.ValidUntil, opt.Now, CodeNotYetValid, CodeExpired); e != nil {
+		return nil, e
+	}
+	c.Format, c.Raw, c.Digest = FormatLDP, slices.Clone(raw), Digest(raw)
+	return c, nil
+}
+
+// parseProof reads the one Ed25519Signature2020 proof and returns its
+// verificationMethod.
+func parseProof(raw json.RawMessage) (string, *Error) {
+	ms, err := object(raw)
+	if err != nil {
+		return "", failWrap(CodeMalformed, err, "proof (exactly one proof object)")
+	}
+	vals := map[string]string{}
+	for _, n := range []string{"type", "created", "verificationMethod", "proofPurpose", "proofValue"} {
+		v, ok := ms.get(n)
+		if !ok {
+			return "", fail(CodeMalformed, "proof.%s missing", n)
+		}
+		if vals[n], err = str(v); err != nil {
+			return "", failWrap(CodeMalformed, err, "proof.%s", n)
+		}
+	}
+	if vals["type"] != ProofType {
+		return "", fail(CodeAlgNotAllowed, "proof.type %.64q, only %s is accepted", vals["type"], ProofType)
+	}
+	if vals["proofPurpose"] != ProofPurpose {
+		return "", fail(CodeKeyNotAuthorized, "proof.proofPurpose %.64q, want %q", vals["proofPurpose"], ProofPurpose)
+	}
+	if _, e := kidDID(vals["verificationMethod"], CodeKIDInvalid, "proof.verificationMethod"); e != nil {
+		return "", e
+	}
+	return vals["verificationMethod"], nil
+}
+
+// verifyLDProof checks the Ed25519Signature2020 proof of doc with pub
+// through aries' document verifier (URDNA2015 canonicalization of the
+// document without its proof and of the proof options), as vc/delegation
+// does.
+func verifyLDProof(doc []byte, vm string, pub ed25519.PublicKey, loader ld.DocumentLoader) error {
+	var m map[string]any
+	if err := json.Unmarshal(doc, &m); err != nil {
+		return err
+	}
+	v, err := verifier.New(keyFor{vm: vm, pub: pub},
+		ed25519signature2020.New(suite.WithVerifier(ed25519signature2020.NewPublicKeyVerifier())))
+	if err != nil {
+		return err
+	}
+	return v.VerifyObject(m, processor.WithDocumentLoader(loader))
+}
+
+// keyFor resolves exactly the one verification method that was authorized.
+type keyFor struct {
+	vm  string
+	pub ed25519.PublicKey
+}
+
+func (k keyFor) Resolve(id string) (*verifier.PublicKey, error) {
+	if id != k.vm {
+		return nil, fmt.Errorf("verification method %.200q is not the authorized %q", id, k.vm)
+	}
+	return &verifier.PublicKey{Type: "Ed25519VerificationKey2020", Value: k.pub}, nil
+}
+
+// checkTerms refuses a document with a member that no context defines:
+// JSON-LD processors drop such members silently on expansion, so that they
+// would be neither signed nor seen. The document is expanded and compacted
+// again with its own contexts; a member lost on the way is undefined.
+func checkTerms(raw []byte, loader ld.DocumentLoader) *Error {
+	var doc map[string]any
+	if err := json.Unmarshal(raw, &doc); err != nil {
+		return failWrap(CodeMalformed, err, "credential")
+	}
+	opts := ld.NewJsonLdOptions("")
+	opts.ProcessingMode = ld.JsonLd_1_1
+	opts.DocumentLoader = loader
+	proc := ld.NewJsonLdProcessor()
+	expanded, err := proc.Expand(doc, opts)
+	if err != nil {
+		var le *ld.JsonLdError
+		if errors.As(err, &le) && (le.Code == ld.LoadingDocumentFailed || le.Code == ld.LoadingRemoteContextFailed) {
+			return failWrap(CodeContextNotEmbedded, err, "json-ld expansion")
+		}
+		return failWrap(CodeUndefinedTerm, err, "json-ld expansion")
+	}
+	compacted, err := proc.Compact(expanded, map[string]any{"@context": doc["@context"]}, opts)
+	if err != nil {
+		return failWrap(CodeUndefinedTerm, err, "json-ld compaction")
+	}
+	if path, ok := sameJSON(doc, compacted, ""); !ok {
+		return fail(CodeUndefinedTerm, "%.200s is not defined by any context of the credential (json-ld would drop it)", path)
+	}
+	return nil
+}
+
+// sameJSON reports the path of the first member of orig that the round
+// trip lost (arrays of one compact to their element; values compare
+// loosely because compaction may rewrite their form).
+func sameJSON(orig, back any, path string) (string, bool) {
+	orig, back = unwrapOne(orig), unwrapOne(back)
+	switch o := orig.(type) {
+	case map[string]any:
+		b, ok := back.(map[string]any)
+		if !ok {
+			return path, false
+		}
+		keys := make([]string, 0, len(o))
+		for k := range o {
+			keys = append(keys, k)
+		}
+		sort.Strings(keys)
+		for _, k := range keys {
+			if k == "@context" {
+				continue
+			}
+			bv, ok := b[k]
+			if !ok {
+				return path + "/" + k, false
+			}
+			if p, ok := sameJSON(o[k], bv, path+"/"+k); !ok {
+				return p, false
+			}
+		}
+		return path, true
+	case []any:
+		b, ok := back.([]any)
+		if !ok || len(b) != len(o) {
+			return path, false
+		}
+		for i := range o {
+			if p, ok := sameJSON(o[i], b[i], fmt.Sprintf("%s/%d", path, i)); !ok {
+				return p, false
+			}
+		}
+		return path, true
+	default:
+		if reflect.DeepEqual(orig, back) {
+			return path, true
+		}
+		return path, back != nil
+	}
+}
+
+func unwrapOne(v any) any {
+	if a, ok := v.([]any); ok && len(a) == 1 {
+		return a[0]
+	}
+	return v
+}
