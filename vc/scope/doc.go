@@ -15,10 +15,11 @@
 //     deny, and every decision names its scope and reason; matching is
 //     byte-exact (no Unicode normalization, no path normalization), a
 //     request resource with ".", ".." or empty segments is denied, never
-//     cleaned; glob matching is linear in the request for a given pattern
-//     (an NFA over segments, no backtracking); numbers compare exactly as
-//     decimals; a compiled Set evaluates an allowed request without
-//     allocating;
+//     cleaned; glob matching never backtracks (anchored head and tail, then a
+//     leftmost search for each run between globstars: at worst request
+//     segments × pattern segments tests, bounded per list by MaxSearched);
+//     numbers compare exactly as decimals; a compiled Set evaluates an
+//     allowed request without allocating;
 //   - a sound attenuation check (Subset): it never says that a child list
 //     is within its parent when some request is allowed by the child and
 //     not by the parent.
