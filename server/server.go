@@ -107,6 +107,11 @@ type IdentityConfig struct {
 	// without them the credential endpoints are off.
 	Status    *status.Lists
 	IssuerKey ed25519.PrivateKey
+	// Issuers are the operator's issuer instances for custodial issuance
+	// (POST /issuers/{name}/credentials/issue, spec/vc-api.md), by name
+	// ([a-z0-9][a-z0-9-]{0,62}); IssuerKey is the default instance
+	// (POST /credentials/issue). Needs Status.
+	Issuers map[string]ed25519.PrivateKey
 	// ContactRequestTTL is the registry's contact request lifetime, for
 	// the expiry the API reports; 0 means registry.DefaultContactRequestTTL.
 	ContactRequestTTL time.Duration
@@ -140,6 +145,8 @@ type Server struct {
 	status *status.Lists
 	issuer *issuer
 	lists  listCache
+	// issuers are the named issuer instances of the VC-API.
+	issuers map[string]*issuer
 }
 
 // New returns a server for cfg.
@@ -208,6 +215,9 @@ func New(cfg Config) (*Server, error) {
 				return nil, errors.New("server: Config.Identity.IssuerKey is not an Ed25519 private key")
 			}
 			s.status, s.issuer = id.Status, newIssuer(id.IssuerKey)
+			if s.issuers, err = issuerInstances(id.Issuers); err != nil {
+				return nil, fmt.Errorf("server: Config.Identity.Issuers: %w", err)
+			}
 		}
 		if s.contactTTL == 0 {
 			s.contactTTL = registry.DefaultContactRequestTTL
@@ -251,6 +261,7 @@ func (s *Server) routeTable() []route {
 	}
 	if s.status != nil {
 		routes = append(routes, s.statusRoutes()...)
+		routes = append(routes, s.vcapiRoutes()...)
 	}
 	return routes
 }
