@@ -11,18 +11,18 @@ type Code string
 
 // The credential refusal codes, in the order of the checks of Credential.
 const (
-	CodeMalformed          Code = "credential_malformed"           // size, encoding, JOSE header, claim set or credential structure
-	CodeFormatUnknown      Code = "credential_format_unknown"      // neither a compact JWS nor a JSON object with a proof
+	CodeMalformed          Code = "credential_malformed"            // size, encoding, JOSE header, claim set or credential structure
+	CodeFormatUnknown      Code = "credential_format_unknown"       // neither a compact JWS nor a JSON object with a proof
 	CodeContextNotEmbedded Code = "credential_context_not_embedded" // an @context entry that is not embedded (never fetched)
-	CodeUndefinedTerm      Code = "credential_undefined_term"      // a JSON-LD member that no context defines
-	CodeAlgNotAllowed      Code = "credential_alg_not_allowed"     // JWS alg other than EdDSA, proof type other than Ed25519Signature2020
-	CodeKIDInvalid         Code = "credential_kid_invalid"         // kid / verificationMethod missing or not a DID URL with a fragment
-	CodeIssuerMismatch     Code = "credential_issuer_mismatch"     // the key's DID is not the issuer
-	CodeIssuerUnresolvable Code = "credential_issuer_unresolvable" // the issuer DID does not resolve
-	CodeKeyNotAuthorized   Code = "credential_key_not_authorized"  // not an Ed25519 method of the issuer in assertionMethod
-	CodeSignatureInvalid   Code = "credential_signature_invalid"   // the signature does not verify
-	CodeNotYetValid        Code = "credential_not_yet_valid"       // now < issuanceDate (nbf) - Skew
-	CodeExpired            Code = "credential_expired"             // now > expirationDate (exp) + Skew
+	CodeUndefinedTerm      Code = "credential_undefined_term"       // a JSON-LD member that no context defines
+	CodeAlgNotAllowed      Code = "credential_alg_not_allowed"      // JWS alg other than EdDSA, proof type other than Ed25519Signature2020
+	CodeKIDInvalid         Code = "credential_kid_invalid"          // kid / verificationMethod missing or not a DID URL with a fragment
+	CodeIssuerMismatch     Code = "credential_issuer_mismatch"      // the key's DID is not the issuer
+	CodeIssuerUnresolvable Code = "credential_issuer_unresolvable"  // the issuer DID does not resolve
+	CodeKeyNotAuthorized   Code = "credential_key_not_authorized"   // not an Ed25519 method of the issuer in assertionMethod
+	CodeSignatureInvalid   Code = "credential_signature_invalid"    // the signature does not verify
+	CodeNotYetValid        Code = "credential_not_yet_valid"        // now < issuanceDate (nbf) - Skew
+	CodeExpired            Code = "credential_expired"              // now > expirationDate (exp) + Skew
 )
 
 // The presentation refusal codes, in the order of the checks of

@@ -58,56 +58,54 @@ func object(data []byte) (jsonObject, error) {
 // noDuplicates refuses a duplicate member name in any nested object.
 func noDuplicates(data []byte) error {
 	dec := json.NewDecoder(bytes.NewReader(data))
-	type frame struct {
-		obj  bool
-		seen map[string]bool
-		key  bool // the next token in an object is a key
+	if err := noDupValue(dec, 0); err != nil {
+		return err
 	}
-	var stack []*frame
-	for {
-		tok, err := dec.Token()
-		if err == io.EOF {
-			return nil
-		}
-		if err != nil {
-			return err
-		}
-		var top *frame
-		if len(stack) > 0 {
-			top = stack[len(stack)-1]
-		}
-		if top != nil && top.obj && top.key {
-			if d, ok := tok.(json.Delim); ok && d == '}' {
-				stack = stack[:len(stack)-1]
-				continue
+	return nil
+}
+
+// maxDepth bounds nesting: credentials are shallow, and the recursion
+// must not be driven by input.
+const maxDepth = 64
+
+func noDupValue(dec *json.Decoder, depth int) error {
+	if depth > maxDepth {
+		return errors.New("JSON nested too deeply")
+	}
+	tok, err := dec.Token()
+	if err != nil {
+		return err
+	}
+	d, ok := tok.(json.Delim)
+	if !ok {
+		return nil
+	}
+	switch d {
+	case '{':
+		seen := map[string]bool{}
+		for dec.More() {
+			k, err := dec.Token()
+			if err != nil {
+				return err
 			}
-			k, _ := tok.(string)
-			if top.seen[k] {
-				return fmt.Errorf("duplicate member %.32q", k)
+			name, _ := k.(string)
+			if seen[name] {
+				return fmt.Errorf("duplicate member %.32q", name)
 			}
-			top.seen[k] = true
-			top.key = false
-			continue
+			seen[name] = true
+			if err := noDupValue(dec, depth+1); err != nil {
+				return err
+			}
 		}
-		switch d := tok.(type) {
-		case json.Delim:
-			switch d {
-			case '{':
-				stack = append(stack, &frame{obj: true, seen: map[string]bool{}, key: true})
-			case '[':
-				stack = append(stack, &frame{})
-			case ']', '}':
-				stack = stack[:len(stack)-1]
-				if len(stack) > 0 && stack[len(stack)-1].obj {
-					stack[len(stack)-1].key = true
-				}
-			}
-		default:
-			if top != nil && top.obj {
-				top.key = true
+	case '[':
+		for dec.More() {
+			if err := noDupValue(dec, depth+1); err != nil {
+				return err
 			}
 		}
 	}
+	_, err = dec.Token() // the closing delimiter
+	return err
 }
 
 // jsonObject is a decoded JSON object: its members by name and the names
