@@ -33,6 +33,7 @@ import (
 	"github.com/clawnet/ledger/transparency"
 	"github.com/clawnet/ledger/transparency/sequencer"
 	"github.com/clawnet/ledger/transparency/store"
+	"github.com/clawnet/ledger/vc/grant"
 	"github.com/clawnet/ledger/vc/status"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
@@ -107,6 +108,9 @@ type IdentityConfig struct {
 	// without them the credential endpoints are off.
 	Status    *status.Lists
 	IssuerKey ed25519.PrivateKey
+	// Grants is the registry of registered delegation credentials
+	// (spec/grants.md); nil disables its endpoints. Needs Status.
+	Grants *grant.Registry
 	// Issuers are the operator's issuer instances for custodial issuance
 	// (POST /issuers/{name}/credentials/issue, spec/vc-api.md), by name
 	// ([a-z0-9][a-z0-9-]{0,62}); IssuerKey is the default instance
@@ -147,6 +151,10 @@ type Server struct {
 	lists  listCache
 	// issuers are the named issuer instances of the VC-API.
 	issuers map[string]*issuer
+	// grants is the delegation credential registry (nil: disabled);
+	// grantSetCache its compiled scopes.
+	grants        *grant.Registry
+	grantSetCache grantSets
 }
 
 // New returns a server for cfg.
@@ -210,11 +218,15 @@ func New(cfg Config) (*Server, error) {
 		if (id.Status == nil) != (id.IssuerKey == nil) {
 			return nil, errors.New("server: Config.Identity needs both Status and IssuerKey, or neither")
 		}
+		if id.Grants != nil && id.Status == nil {
+			return nil, errors.New("server: Config.Identity.Grants needs Status")
+		}
 		if id.Status != nil {
 			if len(id.IssuerKey) != ed25519.PrivateKeySize {
 				return nil, errors.New("server: Config.Identity.IssuerKey is not an Ed25519 private key")
 			}
 			s.status, s.issuer = id.Status, newIssuer(id.IssuerKey)
+			s.grants = id.Grants
 			if s.issuers, err = issuerInstances(id.Issuers); err != nil {
 				return nil, fmt.Errorf("server: Config.Identity.Issuers: %w", err)
 			}
@@ -262,6 +274,9 @@ func (s *Server) routeTable() []route {
 	if s.status != nil {
 		routes = append(routes, s.statusRoutes()...)
 		routes = append(routes, s.vcapiRoutes()...)
+		if s.grants != nil {
+			routes = append(routes, s.grantRoutes()...)
+		}
 	}
 	return routes
 }
