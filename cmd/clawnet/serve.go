@@ -238,6 +238,10 @@ func serve(ctx context.Context, cfg serveConfig, stdout io.Writer, logger *slog.
 	if err != nil {
 		return err
 	}
+	issuers, err := loadIssuerInstances(cfg.data)
+	if err != nil {
+		return fmt.Errorf("issuer instances: %w", err)
+	}
 
 	db, err := store.Open(filepath.Join(cfg.data, dbDir), store.Options{Logger: logger})
 	if err != nil {
@@ -310,6 +314,7 @@ func serve(ctx context.Context, cfg serveConfig, stdout io.Writer, logger *slog.
 			PublicURL: publicURL, DIDWebHost: host, DB: db, Registry: identity,
 			ContactRequestTTL: cfg.contactRequestTTL,
 			Status:            lists, IssuerKey: issuerKey.Priv,
+			Issuers: issuers,
 		},
 	})
 	if err != nil {
@@ -332,6 +337,9 @@ func serve(ctx context.Context, cfg serveConfig, stdout io.Writer, logger *slog.
 	fmt.Fprintf(stdout, "operator token: %s\n", filepath.Join(cfg.data, tokenFile))
 	fmt.Fprintf(stdout, "public URL: %s (hosted DIDs: did:web:%s:owners:<name>)\n", publicURL, host)
 	fmt.Fprintf(stdout, "credential issuer: %s\n", issuerKey.DID)
+	if len(issuers) > 0 {
+		fmt.Fprintf(stdout, "issuer instances: %d (clawnet issuer list --data %s)\n", len(issuers), cfg.data)
+	}
 	logger.Info("serving", "addr", addr, "origin", keys.signer.Name(), "data", cfg.data, "tree_size", l.Size())
 
 	serveErr := make(chan error, 1)
