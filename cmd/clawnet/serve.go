@@ -31,6 +31,7 @@ import (
 	"github.com/clawnet/ledger/server"
 	"github.com/clawnet/ledger/transparency/sequencer"
 	"github.com/clawnet/ledger/transparency/store"
+	"github.com/clawnet/ledger/vc/grant"
 	"github.com/clawnet/ledger/vc/status"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
@@ -296,6 +297,10 @@ func serve(ctx context.Context, cfg serveConfig, stdout io.Writer, logger *slog.
 	if err != nil {
 		return err
 	}
+	grants, err := grant.New(grant.Config{DB: db, Status: lists})
+	if err != nil {
+		return err
+	}
 	resolver := &did.Resolver{
 		Hosted:     identity,
 		HostedHost: host,
@@ -315,6 +320,7 @@ func serve(ctx context.Context, cfg serveConfig, stdout io.Writer, logger *slog.
 			ContactRequestTTL: cfg.contactRequestTTL,
 			Status:            lists, IssuerKey: issuerKey.Priv,
 			Issuers: issuers,
+			Grants:  grants,
 		},
 	})
 	if err != nil {

@@ -578,4 +578,3 @@ func FuzzDecodeRecord(f *testing.F) {
 		}
 	})
 }
-
