@@ -64,6 +64,8 @@ func cmdBench(ctx context.Context, args []string, _ io.Reader, stdout, stderr io
 		return cmdBenchProofs(ctx, args[1:], stdout, stderr)
 	case "resolve":
 		return cmdBenchResolve(ctx, args[1:], stdout, stderr)
+	case "credentials":
+		return cmdBenchCredentials(ctx, args[1:], stdout, stderr)
 	case "help", "-h", "--help":
 		benchUsage(stdout)
 		return exitOK

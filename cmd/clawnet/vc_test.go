@@ -113,3 +113,49 @@ func (e *idEnv) ok2(args ...string) string {
 	}
 	return out
 }
+
+func TestBenchCredentials(t *testing.T) {
+	dir := t.TempDir()
+	r := startServe(t, "--addr", "127.0.0.1:0", "--data", filepath.Join(dir, "data"))
+	for _, tc := range []struct{ op, format string }{{"issue", "jwt"}, {"issue", "ldp"}, {"verify", "jwt"}, {"verify", "ldp"}} {
+		code, out, errs := runExit(t, "bench", "credentials", "--server", r.url, "--op", tc.op, "--format", tc.format,
+			"--token", r.tokenPath, "--clients", "2", "--duration", "200ms", "--json")
+		if code != exitOK {
+			t.Fatalf("%s %s: exit %d %s %s", tc.op, tc.format, code, out, errs)
+		}
+		res := decodeOne[credBenchResult](t, out)
+		if res.Op != tc.op || res.Format != tc.format || res.Requests == 0 || res.Errors != 0 || res.CredsPerS <= 0 {
+			t.Errorf("%+v", res)
+		}
+	}
+	// Issuing without the operator token fails at the first request.
+	bad := filepath.Join(dir, "bad.token")
+	_ = os.WriteFile(bad, []byte("nope\n"), 0o600)
+	if code, _, errs := runExit(t, "bench", "credentials", "--server", r.url, "--token", bad, "--duration", "100ms"); code != exitFail || !strings.Contains(errs, "401") {
+		t.Errorf("wrong token: exit %d %s", code, errs)
+	}
+	if code, _, _ := runExit(t, "bench", "credentials", "--server", r.url, "--op", "issue"); code != exitUsage {
+		t.Errorf("issue without --token: exit %d", code)
+	}
+}
+
+func TestCheckCredAnswer(t *testing.T) {
+	for _, tc := range []struct {
+		name, op string
+		status   int
+		body     string
+		ok       bool
+	}{
+		{"issued", "issue", 201, `{"verifiableCredential":"a.b.c","index":1,"receipt":{"x":1}}`, true},
+		{"issue 200", "issue", 200, `{"verifiableCredential":"a.b.c","index":1,"receipt":{}}`, false},
+		{"issue without credential", "issue", 201, `{"index":1,"receipt":{}}`, false},
+		{"issue junk", "issue", 201, `nope`, false},
+		{"verified", "verify", 200, `{"verified":true,"checks":["proof"],"warnings":[],"errors":[]}`, true},
+		{"not verified", "verify", 200, `{"verified":false,"checks":[],"warnings":[],"errors":[]}`, false},
+		{"verify 400", "verify", 400, `{"error":{"code":"bad_json","message":"x"}}`, false},
+	} {
+		if err := checkCredAnswer(tc.op, tc.status, []byte(tc.body)); (err == nil) != tc.ok {
+			t.Errorf("%s: %v", tc.name, err)
+		}
+	}
+}
