@@ -50,6 +50,7 @@ const (
 const (
 	ProblemRevoked           = "credential_revoked"              // the status list says revoked
 	ProblemStatusInvalid     = "credential_status_invalid"       // credentialStatus names this server's lists but no allocated entry
+	ProblemParentRevoked     = "credential_parent_revoked"       // a registered sub-delegation whose parent (or an ancestor) is revoked
 	ProblemStatusNotChecked  = "credential_status_not_checked"   // warning: a status list of another server (never fetched)
 	ProblemSubjectNotHolder  = "presentation_subject_not_holder" // a presented credential's subject is not the holder
 	ProblemCredentialInvalid = "presentation_credential_invalid" // a presented credential failed verification
@@ -258,6 +259,7 @@ func (s *Server) checkCredential(ctx context.Context, raw json.RawMessage) (*Ver
 			st, _ = json.Marshal(status.Entry{ID: v.Status.ID, Type: v.Status.Type, Purpose: v.Status.Purpose,
 				ListIndex: strconv.FormatUint(v.Status.ListIndex, 10), ListCredential: v.Status.ListCredential})
 		}
+		s.checkChain(v, res)
 	case slices.Contains(env.Types, binding.Type):
 		tok := string(bytes.TrimSpace(raw))
 		if err := json.Unmarshal(raw, &tok); err != nil {
@@ -347,6 +349,37 @@ func (s *Server) checkStatus(raw json.RawMessage, res *VerificationResult) {
 			Title: "Credential revoked", Detail: "the credential's status list entry is set: it was revoked"})
 	default:
 		res.Checks = append(res.Checks, CheckStatus)
+	}
+}
+
+// checkChain checks, for a sub-delegation registered here (same id and
+// digest), that none of its ancestors is revoked: revoking a parent
+// revokes every sub-delegation under it (spec/grants.md). The credential's
+// own entry is checked by checkStatus.
+func (s *Server) checkChain(v *delegation.Verified, res *VerificationResult) {
+	if s.grants == nil || v.ParentCredential == "" {
+		return
+	}
+	rec, err := s.grants.Get(v.ID)
+	if err != nil || rec.Digest != v.Digest {
+		return // not registered here: only its own status entry is known
+	}
+	chain, err := s.grants.Chain(v.ID)
+	if err != nil || len(chain) == 0 {
+		res.Errors = append(res.Errors, ProblemDetail{Type: problemBase + ProblemStatusInvalid, Code: ProblemStatusInvalid,
+			Title: problemTitle(ProblemStatusInvalid), Detail: "the credential's parent chain could not be read"})
+		return
+	}
+	for _, a := range chain[1:] {
+		revoked := a.Revoked
+		if !revoked {
+			revoked, _ = s.status.Revoked(a.Status)
+		}
+		if revoked {
+			res.Errors = append(res.Errors, ProblemDetail{Type: problemBase + ProblemParentRevoked, Code: ProblemParentRevoked,
+				Title: problemTitle(ProblemParentRevoked), Detail: "an ancestor of this sub-delegation, " + a.ID + ", is revoked"})
+			return
+		}
 	}
 }
 

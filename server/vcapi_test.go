@@ -730,3 +730,33 @@ func BenchmarkVCAPIVerifyJWT(b *testing.B) {
 func BenchmarkVCAPIVerifyLDP(b *testing.B) {
 	benchVCAPI(b, "/credentials/verify", benchVerifyBody(b, true), http.StatusOK)
 }
+
+// A registered sub-delegation verifies until its parent is revoked; then
+// its own entry (set by the cascade) and its chain both say so.
+func TestVCAPIParentRevoked(t *testing.T) {
+	g := newGrantEnv(t)
+	f := g.family(t)
+	body, root := g.issue(t, cred{issuer: f.owner, subject: f.work.did, scopes: scopesWide, depth: 2, status: g.allocate(t, f.owner, f.owner.did, false)})
+	g.mustGrant(t, f.owner, f.owner.did, body, root, "")
+	body, child := g.issue(t, cred{issuer: f.work, subject: f.home.did, scopes: scopesNarrow, depth: 1, parent: root,
+		status: g.allocate(t, f.work, f.owner.did, true)})
+	g.mustGrant(t, f.work, f.owner.did, body, child, root)
+	verifyChild := func() VerificationResult {
+		b, _ := json.Marshal(VerifyCredentialRequest{VerifiableCredential: body["credential"]})
+		r := g.do("POST", "/credentials/verify", http.Header{"Content-Type": {"application/json"}}, b)
+		if r.status != http.StatusOK {
+			t.Fatalf("status %d: %s", r.status, r.body)
+		}
+		var res VerificationResult
+		decodeStrict(t, r.body, &res)
+		return res
+	}
+	if res := verifyChild(); !res.Verified || !hasCheck(res, CheckStatus) {
+		t.Fatalf("before revocation: %+v", res)
+	}
+	g.revoke(t, f.owner, root, []string{child})
+	res := verifyChild()
+	if res.Verified || !slices.Contains(codes(res.Errors), ProblemRevoked) || !slices.Contains(codes(res.Errors), ProblemParentRevoked) {
+		t.Fatalf("after revocation: %+v", res)
+	}
+}
