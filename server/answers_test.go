@@ -56,3 +56,33 @@ func TestAnswerCacheBound(t *testing.T) {
 		t.Fatal("the latest answer was not kept")
 	}
 }
+
+// TestAnswerCacheConcurrent: concurrent hits on one cached answer (run
+// under -race) all get the same bytes; writing an answer must never touch
+// the shared cached slice.
+func TestAnswerCacheConcurrent(t *testing.T) {
+	e := newEnv(t, envOptions{})
+	want := e.do("GET", identifiersPath(testKeyDID), nil, nil)
+	if want.status != 200 {
+		t.Fatal(want.status)
+	}
+	errs := make(chan error, 8)
+	for range 8 {
+		go func() {
+			var err error
+			for range 20 {
+				got := e.do("GET", identifiersPath(testKeyDID), nil, nil)
+				if got.status != 200 || !bytes.Equal(got.body, want.body) {
+					err = fmt.Errorf("answer changed: %d %s", got.status, got.body)
+					break
+				}
+			}
+			errs <- err
+		}()
+	}
+	for range 8 {
+		if err := <-errs; err != nil {
+			t.Fatal(err)
+		}
+	}
+}

@@ -250,8 +250,14 @@ func writeResolution(w http.ResponseWriter, status int, contentType string, body
 	h.Set("Content-Type", contentType)
 	h["X-Content-Type-Options"] = nosniff
 	w.WriteHeader(status)
-	_, _ = w.Write(append(body, '\n'))
+	// Two writes, never append(body, '\n'): body may be a cached answer
+	// shared by concurrent requests, and append would write into its
+	// spare capacity.
+	_, _ = w.Write(body)
+	_, _ = w.Write(newline)
 }
+
+var newline = []byte{'\n'}
 
 // resolutionLDJSON is the JSON-LD media type with the DID resolution
 // profile, the second name of a resolution result.
