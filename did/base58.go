@@ -95,3 +95,14 @@ func base58Decode(s string) ([]byte, error) {
 	}
 	return out, nil
 }
+
+// Base58Encode encodes b in base58btc (the Bitcoin alphabet; multibase
+// prefix 'z' not included): each leading zero byte becomes a '1'. It is
+// exported for the Data Integrity proofs of vc/, whose proofValue is
+// multibase base58btc like a did:key.
+func Base58Encode(b []byte) string { return base58Encode(b) }
+
+// Base58Decode decodes base58btc (without the multibase prefix). Inputs
+// over 1024 characters and characters outside the alphabet are refused
+// with an error; every accepted string re-encodes to itself.
+func Base58Decode(s string) ([]byte, error) { return base58Decode(s) }

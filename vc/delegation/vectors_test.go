@@ -93,7 +93,7 @@ func buildVectors(t *testing.T) map[string]vector {
 			p := m["proof"].(map[string]any)
 			b, _ := decodeProofValue(p["proofValue"].(string))
 			b[0] ^= 1
-			p["proofValue"] = "z" + base58Encode(b)
+			p["proofValue"] = "z" + did.Base58Encode(b)
 		})
 	}
 	files := map[string][]byte{
