@@ -14,6 +14,8 @@ import (
 	"testing"
 	"time"
 	"unicode/utf8"
+
+	"github.com/clawnet/ledger/vc/internal/strictjson"
 )
 
 // A JSON Schema checker for exactly the keywords binding-v1.json uses
@@ -226,7 +228,7 @@ func schemaVerdict(t *testing.T, schema any, tok string) string {
 	if !utf8.Valid(payload) {
 		return ""
 	}
-	if _, err := object(payload); err != nil {
+	if _, err := strictjson.Parse(payload); err != nil {
 		return ""
 	}
 	v, err := decodeJSON(payload)

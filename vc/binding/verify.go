@@ -1,20 +1,17 @@
 package binding
 
 import (
-	"bytes"
 	"context"
 	"crypto/ed25519"
 	"encoding/base64"
 	"encoding/json"
 	"errors"
-	"fmt"
-	"io"
-	"strconv"
 	"strings"
 	"time"
 	"unicode/utf8"
 
 	"github.com/clawnet/ledger/did"
+	"github.com/clawnet/ledger/vc/internal/strictjson"
 	"github.com/lestrrat-go/jwx/v3/jwa"
 	"github.com/lestrrat-go/jwx/v3/jws"
 )
@@ -147,11 +144,11 @@ func parseToken(tok string) (header, []byte, *Error) {
 	if !utf8.Valid(dec[0]) {
 		return h, nil, fail(CodeMalformed, "protected header is not valid UTF-8")
 	}
-	ms, err := object(dec[0])
+	ms, err := strictjson.Parse(dec[0])
 	if err != nil {
 		return h, nil, failWrap(CodeMalformed, err, "protected header")
 	}
-	for _, name := range ms.names {
+	for _, name := range ms.Names() {
 		switch name {
 		case "alg", "typ", "kid":
 		default:
@@ -165,11 +162,11 @@ func parseToken(tok string) (header, []byte, *Error) {
 		name string
 		dst  *string
 	}{{"alg", &h.Alg}, {"typ", &h.Typ}, {"kid", &h.Kid}} {
-		raw, ok := ms.get(f.name)
+		raw, ok := ms.Get(f.name)
 		if !ok {
 			continue
 		}
-		s, err := str(raw)
+		s, err := strictjson.String(raw)
 		if err != nil {
 			return h, nil, failWrap(CodeMalformed, err, "protected header %s", f.name)
 		}
@@ -204,7 +201,7 @@ func parseClaims(payload []byte) (claims, parsedSubject, *Error) {
 	if !utf8.Valid(payload) {
 		return c, s, fail(CodeMalformed, "claim set is not valid UTF-8")
 	}
-	ms, err := object(payload)
+	ms, err := strictjson.Parse(payload)
 	if err != nil {
 		return c, s, failWrap(CodeMalformed, err, "claim set")
 	}
@@ -215,8 +212,8 @@ func parseClaims(payload []byte) (claims, parsedSubject, *Error) {
 		name string
 		dst  *string
 	}{{"iss", &c.Issuer}, {"sub", &c.Subject}, {"jti", &c.ID}} {
-		raw, _ := ms.get(f.name)
-		if *f.dst, err = str(raw); err != nil {
+		raw, _ := ms.Get(f.name)
+		if *f.dst, err = strictjson.String(raw); err != nil {
 			return c, s, failWrap(CodeMalformed, err, "claim %s", f.name)
 		}
 	}
@@ -224,19 +221,19 @@ func parseClaims(payload []byte) (claims, parsedSubject, *Error) {
 		name string
 		dst  *int64
 	}{{"nbf", &c.NotBefore}, {"iat", &c.IssuedAt}, {"exp", &c.Expires}} {
-		raw, ok := ms.get(f.name)
+		raw, ok := ms.Get(f.name)
 		if !ok {
 			continue
 		}
-		if *f.dst, err = numericDate(raw); err != nil {
+		if *f.dst, err = strictjson.NumericDate(raw); err != nil {
 			return c, s, failWrap(CodeMalformed, err, "claim %s", f.name)
 		}
 	}
-	if _, ok := ms.get("exp"); ok && c.Expires == 0 {
+	if _, ok := ms.Get("exp"); ok && c.Expires == 0 {
 		return c, s, fail(CodeMalformed, "claim exp is 0")
 	}
-	rawVC, _ := ms.get("vc")
-	vc, err := object(rawVC)
+	rawVC, _ := ms.Get("vc")
+	vc, err := strictjson.Parse(rawVC)
 	if err != nil {
 		return c, s, failWrap(CodeMalformed, err, "claim vc")
 	}
@@ -246,16 +243,16 @@ func parseClaims(payload []byte) (claims, parsedSubject, *Error) {
 	if err := members(vc, "vc", []string{"@context", "type", "credentialSubject"}, nil); err != nil {
 		return c, s, err
 	}
-	rawContext, _ := vc.get("@context")
+	rawContext, _ := vc.Get("@context")
 	if err := exactStrings(rawContext, "vc.@context", CredentialsContextURL, ContextURL); err != nil {
 		return c, s, err
 	}
-	rawType, _ := vc.get("type")
+	rawType, _ := vc.Get("type")
 	if err := exactStrings(rawType, "vc.type", VerifiableCredentialType, Type); err != nil {
 		return c, s, err
 	}
-	rawSubject, _ := vc.get("credentialSubject")
-	cs, err := object(rawSubject)
+	rawSubject, _ := vc.Get("credentialSubject")
+	cs, err := strictjson.Parse(rawSubject)
 	if err != nil {
 		return c, s, failWrap(CodeMalformed, err, "vc.credentialSubject")
 	}
@@ -263,15 +260,15 @@ func parseClaims(payload []byte) (claims, parsedSubject, *Error) {
 	if err := members(cs, "vc.credentialSubject", nil, []string{"role", "context"}); err != nil {
 		return c, s, err
 	}
-	if raw, ok := cs.get("role"); ok {
-		r, err := str(raw)
+	if raw, ok := cs.Get("role"); ok {
+		r, err := strictjson.String(raw)
 		if err != nil {
 			return c, s, failWrap(CodeMalformed, err, "vc.credentialSubject.role")
 		}
 		s.Role = Role(r)
 	}
-	if raw, ok := cs.get("context"); ok {
-		if s.Context, err = str(raw); err != nil {
+	if raw, ok := cs.Get("context"); ok {
+		if s.Context, err = strictjson.String(raw); err != nil {
 			return c, s, failWrap(CodeMalformed, err, "vc.credentialSubject.context")
 		}
 		s.hasContext = true
@@ -282,129 +279,18 @@ func parseClaims(payload []byte) (claims, parsedSubject, *Error) {
 	return c, s, nil
 }
 
-// members checks that ms has every required member and no member that is
-// neither required nor optional.
-func members(ms jsonObject, what string, required, optional []string) *Error {
-	for _, r := range required {
-		if _, ok := ms.get(r); !ok {
-			return fail(CodeMalformed, "%s: member %q missing", what, r)
-		}
-	}
-	for _, name := range ms.names {
-		if !contains(required, name) && !contains(optional, name) {
-			return fail(CodeMalformed, "%s: member %.32q not allowed", what, name)
-		}
+// members is strictjson's member check as a CodeMalformed refusal.
+func members(o strictjson.Object, what string, required, optional []string) *Error {
+	if err := o.Members(what, required, optional); err != nil {
+		return fail(CodeMalformed, "%s", err)
 	}
 	return nil
 }
 
-func contains(list []string, s string) bool {
-	for _, l := range list {
-		if l == s {
-			return true
-		}
-	}
-	return false
-}
-
-// exactStrings checks that raw is the JSON array of want, in that order.
-// The profile fixes both arrays: a verifier that finds the credential type
-// and context in known places needs no JSON-LD processing.
+// exactStrings is strictjson.ExactStrings as a CodeMalformed refusal.
 func exactStrings(raw json.RawMessage, what string, want ...string) *Error {
-	var got []json.RawMessage
-	if err := json.Unmarshal(raw, &got); err != nil || len(raw) == 0 || raw[0] != '[' {
-		return fail(CodeMalformed, "%s is not an array", what)
-	}
-	if len(got) != len(want) {
-		return fail(CodeMalformed, "%s has %d entries, want %q", what, len(got), want)
-	}
-	for i, g := range got {
-		s, err := str(g)
-		if err != nil || s != want[i] {
-			return fail(CodeMalformed, "%s[%d] is not %q", what, i, want[i])
-		}
+	if err := strictjson.ExactStrings(raw, what, want...); err != nil {
+		return fail(CodeMalformed, "%s", err)
 	}
 	return nil
-}
-
-// object decodes data as exactly one JSON object and returns its members.
-// It refuses duplicate member names (encoding/json would keep the last one,
-// so that two parsers could read two different credentials) and any data
-// after the object.
-func object(data []byte) (jsonObject, error) {
-	dec := json.NewDecoder(bytes.NewReader(data))
-	tok, err := dec.Token()
-	if err != nil {
-		return jsonObject{}, err
-	}
-	if d, ok := tok.(json.Delim); !ok || d != '{' {
-		return jsonObject{}, errors.New("not a JSON object")
-	}
-	ms := jsonObject{m: map[string]json.RawMessage{}}
-	for dec.More() {
-		tok, err := dec.Token()
-		if err != nil {
-			return ms, err
-		}
-		name, ok := tok.(string)
-		if !ok {
-			return ms, errors.New("member name is not a string")
-		}
-		if _, dup := ms.m[name]; dup {
-			return ms, fmt.Errorf("duplicate member %.32q", name)
-		}
-		var v json.RawMessage
-		if err := dec.Decode(&v); err != nil {
-			return ms, err
-		}
-		ms.m[name] = v
-		ms.names = append(ms.names, name)
-	}
-	if _, err := dec.Token(); err != nil {
-		return ms, err
-	}
-	if _, err := dec.Token(); err != io.EOF {
-		return ms, errors.New("data after the JSON object")
-	}
-	return ms, nil
-}
-
-// jsonObject is a decoded JSON object: its members by name, and the names
-// in document order (so that errors name the first offending member).
-type jsonObject struct {
-	m     map[string]json.RawMessage
-	names []string
-}
-
-func (o jsonObject) get(name string) (json.RawMessage, bool) {
-	v, ok := o.m[name]
-	return v, ok
-}
-
-// str decodes a JSON string; null and other types are refused.
-func str(raw json.RawMessage) (string, error) {
-	if len(raw) == 0 || raw[0] != '"' {
-		return "", errors.New("not a string")
-	}
-	var s string
-	if err := json.Unmarshal(raw, &s); err != nil {
-		return "", err
-	}
-	return s, nil
-}
-
-// numericDate decodes a NumericDate (RFC 7519 §2) as this profile writes
-// it: a non-negative integer in decimal, no sign, fraction, exponent or
-// leading zero.
-func numericDate(raw json.RawMessage) (int64, error) {
-	s := string(raw)
-	if s == "" || len(s) > 12 || (len(s) > 1 && s[0] == '0') {
-		return 0, fmt.Errorf("%.32s is not a NumericDate in whole seconds", s)
-	}
-	for i := 0; i < len(s); i++ {
-		if s[i] < '0' || s[i] > '9' {
-			return 0, fmt.Errorf("%.32s is not a NumericDate in whole seconds", s)
-		}
-	}
-	return strconv.ParseInt(s, 10, 64)
 }

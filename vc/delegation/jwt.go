@@ -8,6 +8,7 @@ import (
 	"time"
 	"unicode/utf8"
 
+	"github.com/clawnet/ledger/vc/internal/strictjson"
 	"github.com/lestrrat-go/jwx/v3/jwa"
 	"github.com/lestrrat-go/jwx/v3/jws"
 )
@@ -106,7 +107,7 @@ func parseJWT(tok string) (string, *Credential, *Error) {
 	if !utf8.Valid(dec[0]) || !utf8.Valid(dec[1]) {
 		return "", nil, fail(CodeMalformed, "header or payload is not valid UTF-8")
 	}
-	h, err := object(dec[0])
+	h, err := strictjson.Parse(dec[0])
 	if err != nil {
 		return "", nil, failWrap(CodeMalformed, err, "protected header")
 	}
@@ -120,8 +121,8 @@ func parseJWT(tok string) (string, *Credential, *Error) {
 		name string
 		dst  *string
 	}{{"alg", &alg}, {"typ", &typ}, {"kid", &kid}} {
-		if raw, ok := h.get(f.name); ok {
-			if *f.dst, err = str(raw); err != nil {
+		if raw, ok := h.Get(f.name); ok {
+			if *f.dst, err = strictjson.String(raw); err != nil {
 				return "", nil, failWrap(CodeMalformed, err, "protected header %s", f.name)
 			}
 		}
@@ -148,7 +149,7 @@ func parseJWT(tok string) (string, *Credential, *Error) {
 // parseClaims decodes the claim set strictly: every object has exactly the
 // members of the profile, each once, with their types.
 func parseClaims(payload []byte) (*Credential, *Error) {
-	ms, err := object(payload)
+	ms, err := strictjson.Parse(payload)
 	if err != nil {
 		return nil, failWrap(CodeMalformed, err, "claim set")
 	}
@@ -160,8 +161,8 @@ func parseClaims(payload []byte) (*Credential, *Error) {
 		name string
 		dst  *string
 	}{{"iss", &c.Issuer}, {"sub", &c.Subject}, {"jti", &c.ID}} {
-		raw, _ := ms.get(f.name)
-		if *f.dst, err = str(raw); err != nil {
+		raw, _ := ms.Get(f.name)
+		if *f.dst, err = strictjson.String(raw); err != nil {
 			return nil, failWrap(CodeMalformed, err, "claim %s", f.name)
 		}
 	}
@@ -169,15 +170,15 @@ func parseClaims(payload []byte) (*Credential, *Error) {
 		name string
 		dst  *time.Time
 	}{{"nbf", &c.IssuanceDate}, {"exp", &c.ExpirationDate}} {
-		raw, _ := ms.get(f.name)
-		n, err := numericDate(raw)
+		raw, _ := ms.Get(f.name)
+		n, err := strictjson.NumericDate(raw)
 		if err != nil || n < 1 || n > maxNumericDate {
 			return nil, fail(CodeMalformed, "claim %s %.32s is not a NumericDate in whole seconds up to 9999", f.name, raw)
 		}
 		*f.dst = time.Unix(n, 0).UTC()
 	}
-	rawVC, _ := ms.get("vc")
-	vc, err := object(rawVC)
+	rawVC, _ := ms.Get("vc")
+	vc, err := strictjson.Parse(rawVC)
 	if err != nil {
 		return nil, failWrap(CodeMalformed, err, "claim vc")
 	}
@@ -187,19 +188,19 @@ func parseClaims(payload []byte) (*Credential, *Error) {
 	if e := members(vc, "vc", []string{"@context", "type", "credentialSubject"}, []string{"credentialStatus"}); e != nil {
 		return nil, e
 	}
-	raw, _ := vc.get("@context")
+	raw, _ := vc.Get("@context")
 	if e := checkContexts(raw, jwtContexts); e != nil {
 		return nil, e
 	}
-	raw, _ = vc.get("type")
+	raw, _ = vc.Get("type")
 	if e := checkTypes(raw); e != nil {
 		return nil, e
 	}
-	raw, _ = vc.get("credentialSubject")
+	raw, _ = vc.Get("credentialSubject")
 	if e := parseSubject(raw, false, c); e != nil {
 		return nil, e
 	}
-	if raw, ok := vc.get("credentialStatus"); ok {
+	if raw, ok := vc.Get("credentialStatus"); ok {
 		s, e := parseStatus(raw)
 		if e != nil {
 			return nil, e

@@ -8,6 +8,7 @@ import (
 	"reflect"
 	"time"
 
+	"github.com/clawnet/ledger/vc/internal/strictjson"
 	processor "github.com/hyperledger/aries-framework-go/pkg/doc/signature/jsonld"
 	"github.com/hyperledger/aries-framework-go/pkg/doc/signature/signer"
 	"github.com/hyperledger/aries-framework-go/pkg/doc/signature/suite"
@@ -94,11 +95,11 @@ func (s edSigner) Alg() string                      { return "EdDSA" }
 // profile's exact members and values, then the proof's. It returns the
 // credential and the proof; nothing is verified yet.
 func parseLD(raw []byte, loader ld.DocumentLoader) (*Credential, *wireProof, *Error) {
-	ms, err := object(raw)
+	ms, err := strictjson.Parse(raw)
 	if err != nil {
 		return nil, nil, failWrap(CodeMalformed, err, "credential")
 	}
-	rawCtx, ok := ms.get("@context")
+	rawCtx, ok := ms.Get("@context")
 	if !ok {
 		return nil, nil, fail(CodeMalformed, "credential: member \"@context\" missing")
 	}
@@ -117,34 +118,34 @@ func parseLD(raw []byte, loader ld.DocumentLoader) (*Credential, *wireProof, *Er
 		name string
 		dst  *string
 	}{{"id", &c.ID}, {"issuer", &c.Issuer}} {
-		v, _ := ms.get(f.name)
-		if *f.dst, err = str(v); err != nil {
+		v, _ := ms.Get(f.name)
+		if *f.dst, err = strictjson.String(v); err != nil {
 			return nil, nil, failWrap(CodeMalformed, err, "%s (an issuer object is not part of the profile)", f.name)
 		}
 	}
-	v, _ := ms.get("type")
+	v, _ := ms.Get("type")
 	if e := checkTypes(v); e != nil {
 		return nil, nil, e
 	}
 	var e *Error
-	v, _ = ms.get("issuanceDate")
+	v, _ = ms.Get("issuanceDate")
 	if c.IssuanceDate, e = parseDate(v, "issuanceDate"); e != nil {
 		return nil, nil, e
 	}
-	v, _ = ms.get("expirationDate")
+	v, _ = ms.Get("expirationDate")
 	if c.ExpirationDate, e = parseDate(v, "expirationDate"); e != nil {
 		return nil, nil, e
 	}
-	v, _ = ms.get("credentialSubject")
+	v, _ = ms.Get("credentialSubject")
 	if e := parseSubject(v, true, c); e != nil {
 		return nil, nil, e
 	}
-	cs, _ := object(v)
-	sc, _ := cs.get("scopes")
+	cs, _ := strictjson.Parse(v)
+	sc, _ := cs.Get("scopes")
 	if e := exactDoubles(sc); e != nil {
 		return nil, nil, e
 	}
-	if v, ok := ms.get("credentialStatus"); ok {
+	if v, ok := ms.Get("credentialStatus"); ok {
 		if c.Status, e = parseStatus(v); e != nil {
 			return nil, nil, e
 		}
@@ -152,7 +153,7 @@ func parseLD(raw []byte, loader ld.DocumentLoader) (*Credential, *wireProof, *Er
 	if e := c.check(); e != nil {
 		return nil, nil, e
 	}
-	v, _ = ms.get("proof")
+	v, _ = ms.Get("proof")
 	p, e := parseProof(v)
 	if e != nil {
 		return nil, nil, e
@@ -162,7 +163,7 @@ func parseLD(raw []byte, loader ld.DocumentLoader) (*Credential, *wireProof, *Er
 
 // parseProof decodes the one Ed25519Signature2020 proof.
 func parseProof(raw json.RawMessage) (*wireProof, *Error) {
-	ms, err := object(raw)
+	ms, err := strictjson.Parse(raw)
 	if err != nil {
 		return nil, failWrap(CodeMalformed, err, "proof (exactly one proof object)")
 	}
@@ -172,8 +173,8 @@ func parseProof(raw json.RawMessage) (*wireProof, *Error) {
 	}
 	vals := make([]string, len(names))
 	for i, n := range names {
-		v, _ := ms.get(n)
-		if vals[i], err = str(v); err != nil {
+		v, _ := ms.Get(n)
+		if vals[i], err = strictjson.String(v); err != nil {
 			return nil, failWrap(CodeMalformed, err, "proof.%s", n)
 		}
 	}
@@ -184,7 +185,7 @@ func parseProof(raw json.RawMessage) (*wireProof, *Error) {
 	if p.ProofPurpose != ProofPurpose {
 		return nil, fail(CodeKeyNotAuthorized, "proof.proofPurpose %.64q, want %q", p.ProofPurpose, ProofPurpose)
 	}
-	cv, _ := ms.get("created")
+	cv, _ := ms.Get("created")
 	if _, e := parseDate(cv, "proof.created"); e != nil {
 		return nil, e
 	}

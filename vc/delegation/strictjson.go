@@ -5,115 +5,16 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
-	"strconv"
+
+	"github.com/clawnet/ledger/vc/internal/strictjson"
 )
 
-// object decodes data as exactly one JSON object and returns its members.
-// It refuses duplicate member names (encoding/json would keep the last one,
-// so that two parsers could read two different credentials) and any data
-// after the object.
-func object(data []byte) (jsonObject, error) {
-	dec := json.NewDecoder(bytes.NewReader(data))
-	tok, err := dec.Token()
-	if err != nil {
-		return jsonObject{}, err
-	}
-	if d, ok := tok.(json.Delim); !ok || d != '{' {
-		return jsonObject{}, errors.New("not a JSON object")
-	}
-	ms := jsonObject{m: map[string]json.RawMessage{}}
-	for dec.More() {
-		tok, err := dec.Token()
-		if err != nil {
-			return ms, err
-		}
-		name, ok := tok.(string)
-		if !ok {
-			return ms, errors.New("member name is not a string")
-		}
-		if _, dup := ms.m[name]; dup {
-			return ms, fmt.Errorf("duplicate member %.32q", name)
-		}
-		var v json.RawMessage
-		if err := dec.Decode(&v); err != nil {
-			return ms, err
-		}
-		ms.m[name] = v
-		ms.names = append(ms.names, name)
-	}
-	if _, err := dec.Token(); err != nil {
-		return ms, err
-	}
-	if _, err := dec.Token(); err != io.EOF {
-		return ms, errors.New("data after the JSON object")
-	}
-	return ms, nil
-}
-
-// jsonObject is a decoded JSON object: its members by name, and the names
-// in document order (so that errors name the first offending member).
-type jsonObject struct {
-	m     map[string]json.RawMessage
-	names []string
-}
-
-func (o jsonObject) get(name string) (json.RawMessage, bool) {
-	v, ok := o.m[name]
-	return v, ok
-}
-
-// str decodes a JSON string; null and other types are refused.
-func str(raw json.RawMessage) (string, error) {
-	if len(raw) == 0 || raw[0] != '"' {
-		return "", errors.New("not a string")
-	}
-	var s string
-	if err := json.Unmarshal(raw, &s); err != nil {
-		return "", err
-	}
-	return s, nil
-}
-
-// numericDate decodes a JWT NumericDate (RFC 7519 §2) as this profile
-// writes it: a non-negative integer in decimal, no sign, fraction, exponent
-// or leading zero.
-func numericDate(raw json.RawMessage) (int64, error) {
-	s := string(raw)
-	if s == "" || len(s) > 12 || (len(s) > 1 && s[0] == '0') {
-		return 0, fmt.Errorf("%.32s is not a NumericDate in whole seconds", s)
-	}
-	for i := 0; i < len(s); i++ {
-		if s[i] < '0' || s[i] > '9' {
-			return 0, fmt.Errorf("%.32s is not a NumericDate in whole seconds", s)
-		}
-	}
-	return strconv.ParseInt(s, 10, 64)
-}
-
-// members checks that ms has every required member and no member that is
-// neither required nor optional.
-func members(ms jsonObject, what string, required, optional []string) *Error {
-	for _, r := range required {
-		if _, ok := ms.get(r); !ok {
-			return fail(CodeMalformed, "%s: member %q missing", what, r)
-		}
-	}
-	for _, name := range ms.names {
-		if !contains(required, name) && !contains(optional, name) {
-			return fail(CodeMalformed, "%s: member %.32q not allowed", what, name)
-		}
+// members is strictjson's member check as a CodeMalformed refusal.
+func members(o strictjson.Object, what string, required, optional []string) *Error {
+	if err := o.Members(what, required, optional); err != nil {
+		return fail(CodeMalformed, "%s", err)
 	}
 	return nil
-}
-
-func contains(list []string, s string) bool {
-	for _, l := range list {
-		if l == s {
-			return true
-		}
-	}
-	return false
 }
 
 // stringArray decodes a JSON array of strings (not null, not a string).
@@ -127,7 +28,7 @@ func stringArray(raw json.RawMessage) ([]string, error) {
 	}
 	out := make([]string, len(items))
 	for i, it := range items {
-		s, err := str(it)
+		s, err := strictjson.String(it)
 		if err != nil {
 			return nil, fmt.Errorf("entry %d: %w", i, err)
 		}

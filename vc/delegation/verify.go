@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/clawnet/ledger/did"
+	"github.com/clawnet/ledger/vc/internal/strictjson"
 	"github.com/piprate/json-gold/ld"
 )
 
@@ -78,11 +79,11 @@ func Verify(ctx context.Context, raw []byte, opt VerifyOptions) (*Verified, erro
 		}
 		return verifyJWT(ctx, tok, opt)
 	case '{':
-		ms, err := object(trimmed)
+		ms, err := strictjson.Parse(trimmed)
 		if err != nil {
 			return nil, failWrap(CodeMalformed, err, "credential")
 		}
-		if _, ok := ms.get("proof"); !ok {
+		if _, ok := ms.Get("proof"); !ok {
 			return nil, fail(CodeFormatUnknown, "a JSON credential without a proof (neither VC-JWT nor Data Integrity)")
 		}
 		return verifyLD(ctx, raw, opt)

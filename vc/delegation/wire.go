@@ -2,9 +2,11 @@ package delegation
 
 import (
 	"encoding/json"
+	"slices"
 	"strconv"
 	"time"
 
+	"github.com/clawnet/ledger/vc/internal/strictjson"
 	"github.com/clawnet/ledger/vc/scope"
 )
 
@@ -110,7 +112,7 @@ func checkContexts(raw json.RawMessage, want []string) *Error {
 		return failWrap(CodeMalformed, err, "@context")
 	}
 	for i, g := range got {
-		if !contains(ldpContexts, g) {
+		if !slices.Contains(ldpContexts, g) {
 			return fail(CodeContextNotAllowed, "@context[%d] %.200q is not an embedded context (contexts are never fetched)", i, g)
 		}
 	}
@@ -135,7 +137,7 @@ func checkTypes(raw json.RawMessage) *Error {
 
 // parseSubject decodes credentialSubject into c (with its id when withID).
 func parseSubject(raw json.RawMessage, withID bool, c *Credential) (e *Error) {
-	cs, err := object(raw)
+	cs, err := strictjson.Parse(raw)
 	if err != nil {
 		return failWrap(CodeMalformed, err, "credentialSubject")
 	}
@@ -147,26 +149,26 @@ func parseSubject(raw json.RawMessage, withID bool, c *Credential) (e *Error) {
 		return e
 	}
 	if withID {
-		v, _ := cs.get("id")
-		if c.Subject, err = str(v); err != nil {
+		v, _ := cs.Get("id")
+		if c.Subject, err = strictjson.String(v); err != nil {
 			return failWrap(CodeMalformed, err, "credentialSubject.id")
 		}
 	}
-	v, _ := cs.get("maxSubdelegationDepth")
+	v, _ := cs.Get("maxSubdelegationDepth")
 	n, err := smallInt(v)
 	if err != nil {
 		return failWrap(CodeMalformed, err, "credentialSubject.maxSubdelegationDepth")
 	}
 	c.MaxSubdelegationDepth = n
-	if v, ok := cs.get("parentCredential"); ok {
-		if c.ParentCredential, err = str(v); err != nil {
+	if v, ok := cs.Get("parentCredential"); ok {
+		if c.ParentCredential, err = strictjson.String(v); err != nil {
 			return failWrap(CodeMalformed, err, "credentialSubject.parentCredential")
 		}
 		if c.ParentCredential == "" {
 			return fail(CodeMalformed, "credentialSubject.parentCredential is empty")
 		}
 	}
-	raw, _ = cs.get("scopes")
+	raw, _ = cs.Get("scopes")
 	if c.Scopes, e = parseScopes(raw); e != nil {
 		return e
 	}
@@ -191,7 +193,7 @@ func smallInt(raw json.RawMessage) (int, error) {
 // parseStatus decodes credentialStatus; every problem in it is
 // CodeStatusInvalid.
 func parseStatus(raw json.RawMessage) (*StatusEntry, *Error) {
-	ms, err := object(raw)
+	ms, err := strictjson.Parse(raw)
 	if err != nil {
 		return nil, failWrap(CodeStatusInvalid, err, "credentialStatus")
 	}
@@ -202,8 +204,8 @@ func parseStatus(raw json.RawMessage) (*StatusEntry, *Error) {
 	}
 	vals := make([]string, len(names))
 	for i, n := range names {
-		v, _ := ms.get(n)
-		if vals[i], err = str(v); err != nil {
+		v, _ := ms.Get(n)
+		if vals[i], err = strictjson.String(v); err != nil {
 			return nil, failWrap(CodeStatusInvalid, err, "credentialStatus.%s", n)
 		}
 	}
@@ -224,7 +226,7 @@ func parseStatus(raw json.RawMessage) (*StatusEntry, *Error) {
 
 // parseDate decodes a date of the profile's one form.
 func parseDate(raw json.RawMessage, what string) (time.Time, *Error) {
-	s, err := str(raw)
+	s, err := strictjson.String(raw)
 	if err != nil {
 		return time.Time{}, failWrap(CodeMalformed, err, "%s", what)
 	}

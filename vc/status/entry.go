@@ -5,6 +5,8 @@ import (
 	"strconv"
 	"strings"
 	"unicode/utf8"
+
+	"github.com/clawnet/ledger/vc/internal/strictjson"
 )
 
 const (
@@ -50,7 +52,7 @@ func ParseEntry(data []byte) (Entry, error) {
 	if !utf8.Valid(data) {
 		return e, fail(CodeMalformed, "credentialStatus is not valid UTF-8")
 	}
-	ms, err := object(data)
+	ms, err := strictjson.Parse(data)
 	if err != nil {
 		return e, failWrap(CodeMalformed, err, "credentialStatus")
 	}
@@ -61,15 +63,15 @@ func ParseEntry(data []byte) (Entry, error) {
 		name string
 		dst  *string
 	}{{"id", &e.ID}, {"type", &e.Type}, {"statusPurpose", &e.Purpose}, {"statusListIndex", &e.ListIndex}, {"statusListCredential", &e.ListCredential}} {
-		raw, ok := ms.get(f.name)
+		raw, ok := ms.Get(f.name)
 		if !ok {
 			continue
 		}
-		if *f.dst, err = str(raw); err != nil {
+		if *f.dst, err = strictjson.String(raw); err != nil {
 			return e, failWrap(CodeMalformed, err, "credentialStatus.%s", f.name)
 		}
 	}
-	if _, ok := ms.get("id"); ok && e.ID == "" {
+	if _, ok := ms.Get("id"); ok && e.ID == "" {
 		return e, fail(CodeMalformed, "credentialStatus.id is empty")
 	}
 	if _, err := e.Validate(); err != nil {

@@ -12,6 +12,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/clawnet/ledger/did"
+	"github.com/clawnet/ledger/vc/internal/strictjson"
 	"github.com/lestrrat-go/jwx/v3/jwa"
 	"github.com/lestrrat-go/jwx/v3/jws"
 )
@@ -342,11 +343,11 @@ func parseToken(tok string) (header, []byte, *Error) {
 	if !utf8.Valid(dec[0]) {
 		return h, nil, fail(CodeMalformed, "protected header is not valid UTF-8")
 	}
-	ms, err := object(dec[0])
+	ms, err := strictjson.Parse(dec[0])
 	if err != nil {
 		return h, nil, failWrap(CodeMalformed, err, "protected header")
 	}
-	for _, name := range ms.names {
+	for _, name := range ms.Names() {
 		switch name {
 		case "alg", "typ", "kid":
 		default:
@@ -359,11 +360,11 @@ func parseToken(tok string) (header, []byte, *Error) {
 		name string
 		dst  *string
 	}{{"alg", &h.Alg}, {"typ", &h.Typ}, {"kid", &h.Kid}} {
-		raw, ok := ms.get(f.name)
+		raw, ok := ms.Get(f.name)
 		if !ok {
 			continue
 		}
-		s, err := str(raw)
+		s, err := strictjson.String(raw)
 		if err != nil {
 			return h, nil, failWrap(CodeMalformed, err, "protected header %s", f.name)
 		}
@@ -388,7 +389,7 @@ func parseClaims(payload []byte) (claims, *Error) {
 	if !utf8.Valid(payload) {
 		return c, fail(CodeMalformed, "claim set is not valid UTF-8")
 	}
-	ms, err := object(payload)
+	ms, err := strictjson.Parse(payload)
 	if err != nil {
 		return c, failWrap(CodeMalformed, err, "claim set")
 	}
@@ -399,8 +400,8 @@ func parseClaims(payload []byte) (claims, *Error) {
 		name string
 		dst  *string
 	}{{"iss", &c.Issuer}, {"sub", &c.Subject}, {"jti", &c.ID}} {
-		raw, _ := ms.get(f.name)
-		if *f.dst, err = str(raw); err != nil {
+		raw, _ := ms.Get(f.name)
+		if *f.dst, err = strictjson.String(raw); err != nil {
 			return c, failWrap(CodeMalformed, err, "claim %s", f.name)
 		}
 	}
@@ -408,13 +409,13 @@ func parseClaims(payload []byte) (claims, *Error) {
 		name string
 		dst  *int64
 	}{{"nbf", &c.NotBefore}, {"iat", &c.IssuedAt}, {"exp", &c.Expires}} {
-		raw, _ := ms.get(f.name)
-		if *f.dst, err = numericDate(raw); err != nil {
+		raw, _ := ms.Get(f.name)
+		if *f.dst, err = strictjson.NumericDate(raw); err != nil {
 			return c, failWrap(CodeMalformed, err, "claim %s", f.name)
 		}
 	}
-	rawVC, _ := ms.get("vc")
-	vc, err := object(rawVC)
+	rawVC, _ := ms.Get("vc")
+	vc, err := strictjson.Parse(rawVC)
 	if err != nil {
 		return c, failWrap(CodeMalformed, err, "claim vc")
 	}
@@ -424,18 +425,18 @@ func parseClaims(payload []byte) (claims, *Error) {
 	if err := members(vc, "vc", []string{"@context", "type", "credentialSubject"}, nil); err != nil {
 		return c, err
 	}
-	rawContext, _ := vc.get("@context")
+	rawContext, _ := vc.Get("@context")
 	if err := exactStrings(rawContext, "vc.@context", CredentialsContextURL, ContextURL); err != nil {
 		return c, err
 	}
-	rawType, _ := vc.get("type")
+	rawType, _ := vc.Get("type")
 	if err := exactStrings(rawType, "vc.type", VerifiableCredentialType, CredentialType); err != nil {
 		return c, err
 	}
 	c.VC.Context = []string{CredentialsContextURL, ContextURL}
 	c.VC.Type = []string{VerifiableCredentialType, CredentialType}
-	rawSubject, _ := vc.get("credentialSubject")
-	cs, err := object(rawSubject)
+	rawSubject, _ := vc.Get("credentialSubject")
+	cs, err := strictjson.Parse(rawSubject)
 	if err != nil {
 		return c, failWrap(CodeMalformed, err, "vc.credentialSubject")
 	}
@@ -448,8 +449,8 @@ func parseClaims(payload []byte) (claims, *Error) {
 		name string
 		dst  *string
 	}{{"type", &c.VC.Subject.Type}, {"statusPurpose", &c.VC.Subject.Purpose}, {"encodedList", &c.VC.Subject.EncodedList}} {
-		raw, _ := cs.get(f.name)
-		if *f.dst, err = str(raw); err != nil {
+		raw, _ := cs.Get(f.name)
+		if *f.dst, err = strictjson.String(raw); err != nil {
 			return c, failWrap(CodeMalformed, err, "vc.credentialSubject.%s", f.name)
 		}
 	}

@@ -15,6 +15,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/clawnet/ledger/did"
+	"github.com/clawnet/ledger/vc/internal/strictjson"
 	"github.com/lestrrat-go/jwx/v3/jwa"
 	"github.com/lestrrat-go/jwx/v3/jws"
 	"github.com/piprate/json-gold/ld"
@@ -133,7 +134,7 @@ func Inspect(raw []byte) (Envelope, error) {
 	if e != nil {
 		return Envelope{}, e
 	}
-	var vc jsonObject
+	var vc strictjson.Object
 	f := FormatLDP
 	if isJWT {
 		f = FormatJWT
@@ -145,7 +146,7 @@ func Inspect(raw []byte) (Envelope, error) {
 		if err != nil {
 			return Envelope{}, failWrap(CodeMalformed, err, "claim set")
 		}
-		v, ok := cl.get("vc")
+		v, ok := cl.Get("vc")
 		if !ok {
 			return Envelope{}, fail(CodeMalformed, "claim set: member \"vc\" missing")
 		}
@@ -157,11 +158,11 @@ func Inspect(raw []byte) (Envelope, error) {
 		if vc, err = object(bytes.TrimSpace(raw)); err != nil {
 			return Envelope{}, failWrap(CodeMalformed, err, "credential")
 		}
-		if _, ok := vc.get("proof"); !ok {
+		if _, ok := vc.Get("proof"); !ok {
 			return Envelope{}, fail(CodeFormatUnknown, "a JSON credential without a proof (neither VC-JWT nor Data Integrity)")
 		}
 	}
-	v, ok := vc.get("type")
+	v, ok := vc.Get("type")
 	if !ok {
 		return Envelope{}, fail(CodeMalformed, "credential: member \"type\" missing")
 	}
@@ -252,7 +253,7 @@ func splitJWS(tok string, malformed Code) (*jwsParts, *Error) {
 		return nil, failWrap(malformed, err, "protected header")
 	}
 	j := &jwsParts{header: dec[0], payload: dec[1]}
-	for _, name := range h.names {
+	for _, name := range h.Names() {
 		switch name {
 		case "alg", "typ", "kid", "cty":
 		default:
@@ -265,8 +266,8 @@ func splitJWS(tok string, malformed Code) (*jwsParts, *Error) {
 		name string
 		dst  *string
 	}{{"alg", &j.alg}, {"typ", &j.typ}, {"kid", &j.kid}} {
-		if v, ok := h.get(f.name); ok {
-			if *f.dst, err = str(v); err != nil {
+		if v, ok := h.Get(f.name); ok {
+			if *f.dst, err = strictjson.String(v); err != nil {
 				return nil, failWrap(malformed, err, "protected header %s", f.name)
 			}
 		}
@@ -358,19 +359,19 @@ func parseClaims(payload []byte) (*VerifiedCredential, *Error) {
 		return nil, failWrap(CodeMalformed, err, "claim set")
 	}
 	c := &VerifiedCredential{}
-	v, ok := cl.get("iss")
+	v, ok := cl.Get("iss")
 	if !ok {
 		return nil, fail(CodeMalformed, "claim set: iss missing")
 	}
-	if c.Issuer, err = str(v); err != nil || !strings.HasPrefix(c.Issuer, "did:") {
+	if c.Issuer, err = strictjson.String(v); err != nil || !strings.HasPrefix(c.Issuer, "did:") {
 		return nil, fail(CodeMalformed, "claim iss is not a DID")
 	}
 	for _, f := range []struct {
 		name string
 		dst  *string
 	}{{"jti", &c.ID}, {"sub", &c.Subject}} {
-		if v, ok := cl.get(f.name); ok {
-			if *f.dst, err = str(v); err != nil {
+		if v, ok := cl.Get(f.name); ok {
+			if *f.dst, err = strictjson.String(v); err != nil {
 				return nil, failWrap(CodeMalformed, err, "claim %s", f.name)
 			}
 		}
@@ -379,18 +380,18 @@ func parseClaims(payload []byte) (*VerifiedCredential, *Error) {
 		name string
 		dst  *time.Time
 	}{{"nbf", &c.ValidFrom}, {"exp", &c.ValidUntil}} {
-		if v, ok := cl.get(f.name); ok {
+		if v, ok := cl.Get(f.name); ok {
 			if *f.dst, err = numericDate(v); err != nil {
 				return nil, failWrap(CodeMalformed, err, "claim %s", f.name)
 			}
 		}
 	}
-	if v, ok := cl.get("iat"); ok {
+	if v, ok := cl.Get("iat"); ok {
 		if _, err := numericDate(v); err != nil {
 			return nil, failWrap(CodeMalformed, err, "claim iat")
 		}
 	}
-	v, ok = cl.get("vc")
+	v, ok = cl.Get("vc")
 	if !ok {
 		return nil, fail(CodeMalformed, "claim set: vc missing")
 	}
@@ -402,13 +403,13 @@ func parseClaims(payload []byte) (*VerifiedCredential, *Error) {
 		return nil, e
 	}
 	// "instead of or in addition to": what vc also states must agree.
-	if v, ok := vc.get("issuer"); ok {
+	if v, ok := vc.Get("issuer"); ok {
 		if s, err := idOf(v); err != nil || s != c.Issuer {
 			return nil, fail(CodeMalformed, "vc.issuer is not iss")
 		}
 	}
-	if v, ok := vc.get("id"); ok {
-		s, err := str(v)
+	if v, ok := vc.Get("id"); ok {
+		s, err := strictjson.String(v)
 		if err != nil || (c.ID != "" && s != c.ID) {
 			return nil, fail(CodeMalformed, "vc.id is not jti")
 		}
@@ -418,7 +419,7 @@ func parseClaims(payload []byte) (*VerifiedCredential, *Error) {
 		name string
 		dst  *time.Time
 	}{{"issuanceDate", &c.ValidFrom}, {"expirationDate", &c.ValidUntil}} {
-		if v, ok := vc.get(f.name); ok {
+		if v, ok := vc.Get(f.name); ok {
 			t, e := xsdDateTime(v, "vc."+f.name)
 			if e != nil {
 				return nil, e
@@ -435,8 +436,8 @@ func parseClaims(payload []byte) (*VerifiedCredential, *Error) {
 // commonMembers reads what both formats share: @context (the VC 1.1 base
 // context first), type (with VerifiableCredential), credentialSubject (an
 // object or an array of objects) and credentialStatus.
-func commonMembers(vc jsonObject, c *VerifiedCredential, what string) *Error {
-	v, ok := vc.get("@context")
+func commonMembers(vc strictjson.Object, c *VerifiedCredential, what string) *Error {
+	v, ok := vc.Get("@context")
 	if !ok {
 		return fail(CodeMalformed, "%s: @context missing", what)
 	}
@@ -447,7 +448,7 @@ func commonMembers(vc jsonObject, c *VerifiedCredential, what string) *Error {
 	if ctxs[0] != CredentialsContextURL {
 		return fail(CodeMalformed, "%s.@context does not start with %s (VC Data Model 1.1)", what, CredentialsContextURL)
 	}
-	if v, ok = vc.get("type"); !ok {
+	if v, ok = vc.Get("type"); !ok {
 		return fail(CodeMalformed, "%s: type missing", what)
 	}
 	if c.Types, err = stringSet(v); err != nil {
@@ -456,7 +457,7 @@ func commonMembers(vc jsonObject, c *VerifiedCredential, what string) *Error {
 	if !slices.Contains(c.Types, VerifiableCredentialType) {
 		return fail(CodeMalformed, "%s.type lacks %s", what, VerifiableCredentialType)
 	}
-	if v, ok = vc.get("credentialSubject"); !ok {
+	if v, ok = vc.Get("credentialSubject"); !ok {
 		return fail(CodeMalformed, "%s: credentialSubject missing", what)
 	}
 	subjects := []json.RawMessage{v}
@@ -472,8 +473,8 @@ func commonMembers(vc jsonObject, c *VerifiedCredential, what string) *Error {
 			return failWrap(CodeMalformed, err, "%s.credentialSubject", what)
 		}
 		id := ""
-		if v, ok := o.get("id"); ok {
-			if id, err = str(v); err != nil {
+		if v, ok := o.Get("id"); ok {
+			if id, err = strictjson.String(v); err != nil {
 				return failWrap(CodeMalformed, err, "%s.credentialSubject.id", what)
 			}
 		}
@@ -488,7 +489,7 @@ func commonMembers(vc jsonObject, c *VerifiedCredential, what string) *Error {
 			c.Subject = ""
 		}
 	}
-	if v, ok := vc.get("credentialStatus"); ok {
+	if v, ok := vc.Get("credentialStatus"); ok {
 		if _, err := object(v); err != nil {
 			return failWrap(CodeMalformed, err, "%s.credentialStatus", what)
 		}

@@ -1,142 +1,35 @@
 package verify
 
 import (
-	"bytes"
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"strconv"
 	"time"
+
+	"github.com/clawnet/ledger/vc/internal/strictjson"
 )
 
 // object decodes data as exactly one JSON object and returns its members.
-// Duplicate member names are refused: encoding/json keeps the last one, a
-// JSON-LD processor or another verifier might keep the first, and the two
-// would then read two different credentials.
-func object(data []byte) (jsonObject, error) {
-	dec := json.NewDecoder(bytes.NewReader(data))
-	tok, err := dec.Token()
+// Duplicate member names are refused at every depth, not only at the top
+// (strictjson.Parse): Data Integrity credentials are read by a JSON-LD
+// processor as a whole, not member by member.
+func object(data []byte) (strictjson.Object, error) {
+	o, err := strictjson.Parse(data)
 	if err != nil {
-		return jsonObject{}, err
+		return o, err
 	}
-	if d, ok := tok.(json.Delim); !ok || d != '{' {
-		return jsonObject{}, errors.New("not a JSON object")
+	if err := strictjson.NoDuplicates(data); err != nil {
+		return o, err
 	}
-	ms := jsonObject{m: map[string]json.RawMessage{}}
-	for dec.More() {
-		tok, err := dec.Token()
-		if err != nil {
-			return ms, err
-		}
-		name, ok := tok.(string)
-		if !ok {
-			return ms, errors.New("member name is not a string")
-		}
-		if _, dup := ms.m[name]; dup {
-			return ms, fmt.Errorf("duplicate member %.32q", name)
-		}
-		var v json.RawMessage
-		if err := dec.Decode(&v); err != nil {
-			return ms, err
-		}
-		ms.m[name] = v
-		ms.names = append(ms.names, name)
-	}
-	if _, err := dec.Token(); err != nil {
-		return ms, err
-	}
-	if _, err := dec.Token(); err != io.EOF {
-		return ms, errors.New("data after the JSON object")
-	}
-	if err := noDuplicates(data); err != nil {
-		return ms, err
-	}
-	return ms, nil
-}
-
-// noDuplicates refuses a duplicate member name in any nested object.
-func noDuplicates(data []byte) error {
-	dec := json.NewDecoder(bytes.NewReader(data))
-	if err := noDupValue(dec, 0); err != nil {
-		return err
-	}
-	return nil
-}
-
-// maxDepth bounds nesting: credentials are shallow, and the recursion
-// must not be driven by input.
-const maxDepth = 64
-
-func noDupValue(dec *json.Decoder, depth int) error {
-	if depth > maxDepth {
-		return errors.New("JSON nested too deeply")
-	}
-	tok, err := dec.Token()
-	if err != nil {
-		return err
-	}
-	d, ok := tok.(json.Delim)
-	if !ok {
-		return nil
-	}
-	switch d {
-	case '{':
-		seen := map[string]bool{}
-		for dec.More() {
-			k, err := dec.Token()
-			if err != nil {
-				return err
-			}
-			name, _ := k.(string)
-			if seen[name] {
-				return fmt.Errorf("duplicate member %.32q", name)
-			}
-			seen[name] = true
-			if err := noDupValue(dec, depth+1); err != nil {
-				return err
-			}
-		}
-	case '[':
-		for dec.More() {
-			if err := noDupValue(dec, depth+1); err != nil {
-				return err
-			}
-		}
-	}
-	_, err = dec.Token() // the closing delimiter
-	return err
-}
-
-// jsonObject is a decoded JSON object: its members by name and the names
-// in document order.
-type jsonObject struct {
-	m     map[string]json.RawMessage
-	names []string
-}
-
-func (o jsonObject) get(name string) (json.RawMessage, bool) {
-	v, ok := o.m[name]
-	return v, ok
-}
-
-// str decodes a JSON string; null and other types are refused.
-func str(raw json.RawMessage) (string, error) {
-	if len(raw) == 0 || raw[0] != '"' {
-		return "", errors.New("not a string")
-	}
-	var s string
-	if err := json.Unmarshal(raw, &s); err != nil {
-		return "", err
-	}
-	return s, nil
+	return o, nil
 }
 
 // strings decodes a JSON string or array of strings (JSON-LD allows one
 // value where a set is meant: "type": "X" is "type": ["X"]).
 func stringSet(raw json.RawMessage) ([]string, error) {
 	if len(raw) > 0 && raw[0] == '"' {
-		s, err := str(raw)
+		s, err := strictjson.String(raw)
 		if err != nil {
 			return nil, err
 		}
@@ -154,7 +47,7 @@ func stringSet(raw json.RawMessage) ([]string, error) {
 	}
 	out := make([]string, len(items))
 	for i, it := range items {
-		s, err := str(it)
+		s, err := strictjson.String(it)
 		if err != nil {
 			return nil, fmt.Errorf("entry %d: %w", i, err)
 		}
@@ -184,7 +77,7 @@ const maxNumericDate = 253402300799
 // xsdDateTime decodes a VC 1.1 date (an xsd:dateTime with a time zone, as
 // RFC 3339 writes it).
 func xsdDateTime(raw json.RawMessage, what string) (time.Time, *Error) {
-	s, err := str(raw)
+	s, err := strictjson.String(raw)
 	if err != nil {
 		return time.Time{}, failWrap(CodeMalformed, err, "%s", what)
 	}
@@ -203,11 +96,11 @@ func idOf(raw json.RawMessage) (string, error) {
 		if err != nil {
 			return "", err
 		}
-		v, ok := o.get("id")
+		v, ok := o.Get("id")
 		if !ok {
 			return "", errors.New("object without id")
 		}
-		return str(v)
+		return strictjson.String(v)
 	}
-	return str(raw)
+	return strictjson.String(raw)
 }

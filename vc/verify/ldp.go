@@ -15,6 +15,7 @@ import (
 	"github.com/clawnet/ledger/did"
 	"github.com/clawnet/ledger/vc/binding"
 	"github.com/clawnet/ledger/vc/delegation"
+	"github.com/clawnet/ledger/vc/internal/strictjson"
 	processor "github.com/hyperledger/aries-framework-go/pkg/doc/signature/jsonld"
 	"github.com/hyperledger/aries-framework-go/pkg/doc/signature/suite"
 	"github.com/hyperledger/aries-framework-go/pkg/doc/signature/suite/ed25519signature2020"
@@ -86,10 +87,10 @@ func credentialLD(ctx context.Context, raw []byte, opt Options) (*VerifiedCreden
 	if err != nil {
 		return nil, failWrap(CodeMalformed, err, "credential")
 	}
-	if _, ok := ms.get("proof"); !ok {
+	if _, ok := ms.Get("proof"); !ok {
 		return nil, fail(CodeFormatUnknown, "a JSON credential without a proof (neither VC-JWT nor Data Integrity)")
 	}
-	v, ok := ms.get("@context")
+	v, ok := ms.Get("@context")
 	if !ok {
 		return nil, fail(CodeMalformed, "credential: @context missing")
 	}
@@ -118,30 +119,30 @@ func credentialLD(ctx context.Context, raw []byte, opt Options) (*VerifiedCreden
 	if e := commonMembers(ms, c, "credential"); e != nil {
 		return nil, e
 	}
-	if v, ok := ms.get("id"); ok {
-		if c.ID, err = str(v); err != nil {
+	if v, ok := ms.Get("id"); ok {
+		if c.ID, err = strictjson.String(v); err != nil {
 			return nil, failWrap(CodeMalformed, err, "id")
 		}
 	}
-	if v, ok = ms.get("issuer"); !ok {
+	if v, ok = ms.Get("issuer"); !ok {
 		return nil, fail(CodeMalformed, "credential: issuer missing")
 	}
 	if c.Issuer, err = idOf(v); err != nil {
 		return nil, failWrap(CodeMalformed, err, "issuer")
 	}
-	if v, ok = ms.get("issuanceDate"); !ok {
+	if v, ok = ms.Get("issuanceDate"); !ok {
 		return nil, fail(CodeMalformed, "credential: issuanceDate missing (VC Data Model 1.1)")
 	}
 	var e *Error
 	if c.ValidFrom, e = xsdDateTime(v, "issuanceDate"); e != nil {
 		return nil, e
 	}
-	if v, ok = ms.get("expirationDate"); ok {
+	if v, ok = ms.Get("expirationDate"); ok {
 		if c.ValidUntil, e = xsdDateTime(v, "expirationDate"); e != nil {
 			return nil, e
 		}
 	}
-	v, _ = ms.get("proof")
+	v, _ = ms.Get("proof")
 	vm, e := parseProof(v)
 	if e != nil {
 		return nil, e
@@ -170,11 +171,11 @@ func parseProof(raw json.RawMessage) (string, *Error) {
 	}
 	vals := map[string]string{}
 	for _, n := range []string{"type", "created", "verificationMethod", "proofPurpose", "proofValue"} {
-		v, ok := ms.get(n)
+		v, ok := ms.Get(n)
 		if !ok {
 			return "", fail(CodeMalformed, "proof.%s missing", n)
 		}
-		if vals[n], err = str(v); err != nil {
+		if vals[n], err = strictjson.String(v); err != nil {
 			return "", failWrap(CodeMalformed, err, "proof.%s", n)
 		}
 	}

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/clawnet/ledger/did"
+	"github.com/clawnet/ledger/vc/internal/strictjson"
 	"github.com/lestrrat-go/jwx/v3/jwa"
 	"github.com/lestrrat-go/jwx/v3/jws"
 )
@@ -136,31 +137,31 @@ func parsePresentationClaims(payload []byte) (*VerifiedPresentation, *Error) {
 	}
 	p := &VerifiedPresentation{}
 	for _, n := range []string{"iss", "aud", "nonce", "iat", "exp", "vp"} {
-		if _, ok := cl.get(n); !ok {
+		if _, ok := cl.Get(n); !ok {
 			return nil, bad(nil, "claim set: %s missing", n)
 		}
 	}
-	v, _ := cl.get("iss")
-	if p.Holder, err = str(v); err != nil {
+	v, _ := cl.Get("iss")
+	if p.Holder, err = strictjson.String(v); err != nil {
 		return nil, bad(err, "claim iss")
 	}
-	v, _ = cl.get("nonce")
-	if p.Nonce, err = str(v); err != nil {
+	v, _ = cl.Get("nonce")
+	if p.Nonce, err = strictjson.String(v); err != nil {
 		return nil, bad(err, "claim nonce")
 	}
-	v, _ = cl.get("aud")
+	v, _ = cl.Get("aud")
 	if p.Audience, err = stringSet(v); err != nil {
 		return nil, bad(err, "claim aud")
 	}
-	v, _ = cl.get("iat")
+	v, _ = cl.Get("iat")
 	if p.IssuedAt, err = numericDate(v); err != nil {
 		return nil, bad(err, "claim iat")
 	}
-	v, _ = cl.get("exp")
+	v, _ = cl.Get("exp")
 	if p.Expires, err = numericDate(v); err != nil {
 		return nil, bad(err, "claim exp")
 	}
-	if v, ok := cl.get("nbf"); ok {
+	if v, ok := cl.Get("nbf"); ok {
 		nbf, err := numericDate(v)
 		if err != nil {
 			return nil, bad(err, "claim nbf")
@@ -169,19 +170,19 @@ func parsePresentationClaims(payload []byte) (*VerifiedPresentation, *Error) {
 			p.IssuedAt = nbf
 		}
 	}
-	v, _ = cl.get("vp")
+	v, _ = cl.Get("vp")
 	vp, err := object(v)
 	if err != nil {
 		return nil, bad(err, "claim vp")
 	}
-	for _, n := range vp.names {
+	for _, n := range vp.Names() {
 		switch n {
 		case "@context", "type", "verifiableCredential", "holder", "id":
 		default:
 			return nil, bad(nil, "vp member %.32q not allowed", n)
 		}
 	}
-	v, ok := vp.get("@context")
+	v, ok := vp.Get("@context")
 	if !ok {
 		return nil, bad(nil, "vp: @context missing")
 	}
@@ -189,7 +190,7 @@ func parsePresentationClaims(payload []byte) (*VerifiedPresentation, *Error) {
 	if err != nil || ctxs[0] != CredentialsContextURL {
 		return nil, bad(err, "vp.@context does not start with %s", CredentialsContextURL)
 	}
-	v, ok = vp.get("type")
+	v, ok = vp.Get("type")
 	if !ok {
 		return nil, bad(nil, "vp: type missing")
 	}
@@ -197,12 +198,12 @@ func parsePresentationClaims(payload []byte) (*VerifiedPresentation, *Error) {
 	if err != nil || !slices.Contains(types, VerifiablePresentationType) {
 		return nil, bad(err, "vp.type lacks %s", VerifiablePresentationType)
 	}
-	if v, ok := vp.get("holder"); ok {
+	if v, ok := vp.Get("holder"); ok {
 		if h, err := idOf(v); err != nil || h != p.Holder {
 			return nil, bad(err, "vp.holder is not iss")
 		}
 	}
-	v, ok = vp.get("verifiableCredential")
+	v, ok = vp.Get("verifiableCredential")
 	if !ok {
 		return nil, bad(nil, "vp: verifiableCredential missing (a presentation proves possession of a credential)")
 	}
