@@ -10,8 +10,7 @@ import (
 	"time"
 
 	"github.com/clawnet/ledger/did"
-	"github.com/lestrrat-go/jwx/v3/jwa"
-	"github.com/lestrrat-go/jwx/v3/jws"
+	"github.com/clawnet/ledger/vc/internal/vcjwt"
 )
 
 const (
@@ -173,21 +172,14 @@ func Issue(priv ed25519.PrivateKey, kid string, b Binding) (string, error) {
 	if err != nil {
 		return "", fmt.Errorf("issue binding credential: %w", err)
 	}
-	hdr := jws.NewHeaders()
-	if err := hdr.Set(jws.TypeKey, JOSEType); err != nil {
-		return "", fmt.Errorf("issue binding credential: %w", err)
-	}
-	if err := hdr.Set(jws.KeyIDKey, kid); err != nil {
-		return "", fmt.Errorf("issue binding credential: %w", err)
-	}
-	tok, err := jws.Sign(payload, jws.WithKey(jwa.EdDSA(), priv, jws.WithProtectedHeaders(hdr)))
+	tok, err := vcjwt.Sign(priv, kid, payload)
 	if err != nil {
 		return "", fmt.Errorf("issue binding credential: %w", err)
 	}
 	if len(tok) > MaxTokenLen {
 		return "", fmt.Errorf("issue binding credential: %w", fail(CodeMalformed, "token of %d bytes exceeds %d", len(tok), MaxTokenLen))
 	}
-	return string(tok), nil
+	return tok, nil
 }
 
 // parseKID accepts a DID URL whose fragment names a verification method,

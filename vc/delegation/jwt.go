@@ -2,15 +2,12 @@ package delegation
 
 import (
 	"crypto/ed25519"
-	"encoding/base64"
 	"fmt"
-	"strings"
 	"time"
 	"unicode/utf8"
 
 	"github.com/clawnet/ledger/vc/internal/strictjson"
-	"github.com/lestrrat-go/jwx/v3/jwa"
-	"github.com/lestrrat-go/jwx/v3/jws"
+	"github.com/clawnet/ledger/vc/internal/vcjwt"
 )
 
 // claims is the VC-JWT claim set, in the order IssueJWT writes it.
@@ -53,18 +50,10 @@ func IssueJWT(priv ed25519.PrivateKey, kid string, c Credential) (string, error)
 	if err != nil {
 		return "", fmt.Errorf("issue delegation credential: %w", err)
 	}
-	hdr := jws.NewHeaders()
-	if err := hdr.Set(jws.TypeKey, JOSEType); err != nil {
-		return "", fmt.Errorf("issue delegation credential: %w", err)
-	}
-	if err := hdr.Set(jws.KeyIDKey, kid); err != nil {
-		return "", fmt.Errorf("issue delegation credential: %w", err)
-	}
-	signed, err := jws.Sign(payload, jws.WithKey(jwa.EdDSA(), priv, jws.WithProtectedHeaders(hdr)))
+	tok, err := vcjwt.Sign(priv, kid, payload)
 	if err != nil {
 		return "", fmt.Errorf("issue delegation credential: %w", err)
 	}
-	tok := string(signed)
 	if len(tok) > MaxSize {
 		return "", fmt.Errorf("issue delegation credential: %w", fail(CodeMalformed, "token of %d bytes exceeds %d", len(tok), MaxSize))
 	}
@@ -87,59 +76,34 @@ func checkIssue(c *Credential, kid, what string) *Error {
 // claim set, and returns the kid and the credential; nothing is verified
 // yet.
 func parseJWT(tok string) (string, *Credential, *Error) {
-	parts := strings.Split(tok, ".")
-	if len(parts) != 3 {
-		return "", nil, fail(CodeMalformed, "token has %d parts, want 3 (compact JWS)", len(parts))
+	p, f := vcjwt.Split(tok, MaxSize)
+	if f != nil {
+		return "", nil, jwtFail(f)
 	}
-	dec := make([][]byte, 3)
-	for i, p := range parts {
-		for j := 0; j < len(p); j++ {
-			if c := p[j]; !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '-' || c == '_') {
-				return "", nil, fail(CodeMalformed, "token has character %q (not base64url without padding)", c)
-			}
-		}
-		b, err := base64.RawURLEncoding.Strict().DecodeString(p)
-		if err != nil {
-			return "", nil, failWrap(CodeMalformed, err, "token part %d is not base64url", i+1)
-		}
-		dec[i] = b
-	}
-	if !utf8.Valid(dec[0]) || !utf8.Valid(dec[1]) {
+	if !utf8.Valid(p.Header) || !utf8.Valid(p.Payload) {
 		return "", nil, fail(CodeMalformed, "header or payload is not valid UTF-8")
 	}
-	h, err := strictjson.Parse(dec[0])
+	ho, err := strictjson.Parse(p.Header)
 	if err != nil {
 		return "", nil, failWrap(CodeMalformed, err, "protected header")
 	}
 	// jwk, x5c, jku, x5u, crit, b64, ...: the key comes from the issuer's
 	// DID document only, and the payload is always the base64url claim set.
-	if e := members(h, "protected header", []string{"alg"}, []string{"typ", "kid"}); e != nil {
+	if e := members(ho, "protected header", []string{"alg"}, []string{"typ", "kid"}); e != nil {
 		return "", nil, e
 	}
-	var alg, typ, kid string
-	for _, f := range []struct {
-		name string
-		dst  *string
-	}{{"alg", &alg}, {"typ", &typ}, {"kid", &kid}} {
-		if raw, ok := h.Get(f.name); ok {
-			if *f.dst, err = strictjson.String(raw); err != nil {
-				return "", nil, failWrap(CodeMalformed, err, "protected header %s", f.name)
-			}
-		}
+	h, f := vcjwt.HeaderOf(ho)
+	if f != nil {
+		return "", nil, jwtFail(f)
 	}
-	if alg != jwa.EdDSA().String() {
-		return "", nil, fail(CodeAlgNotAllowed, "alg %.32q, only EdDSA is accepted", alg)
+	if f := vcjwt.CheckEdDSA(h, p.Signature); f != nil {
+		return "", nil, jwtFail(f)
 	}
-	if typ != JOSEType {
-		return "", nil, fail(CodeMalformed, "typ %.32q, want %q", typ, JOSEType)
-	}
-	if len(dec[2]) != ed25519.SignatureSize {
-		return "", nil, fail(CodeMalformed, "signature of %d bytes, an EdDSA signature has %d", len(dec[2]), ed25519.SignatureSize)
-	}
+	kid := h.Kid
 	if _, kerr := parseKID(kid, "kid"); kerr != nil {
 		return "", nil, kerr
 	}
-	c, cerr := parseClaims(dec[1])
+	c, cerr := parseClaims(p.Payload)
 	if cerr != nil {
 		return "", nil, cerr
 	}
@@ -213,8 +177,11 @@ func parseClaims(payload []byte) (*Credential, *Error) {
 	return c, nil
 }
 
-// verifyJWS checks the EdDSA signature of tok with pub, through jwx.
-func verifyJWS(tok string, pub ed25519.PublicKey) error {
-	_, err := jws.Verify([]byte(tok), jws.WithKey(jwa.EdDSA(), pub))
-	return err
+// jwtFail maps a vcjwt refusal to this package's codes.
+func jwtFail(f *vcjwt.Failure) *Error {
+	code := CodeMalformed
+	if f.Kind == vcjwt.AlgNotAllowed {
+		code = CodeAlgNotAllowed
+	}
+	return &Error{Code: code, Message: f.Message, Err: f.Err}
 }

@@ -9,6 +9,7 @@ import (
 
 	"github.com/clawnet/ledger/did"
 	"github.com/clawnet/ledger/vc/internal/strictjson"
+	"github.com/clawnet/ledger/vc/internal/vcjwt"
 	"github.com/piprate/json-gold/ld"
 )
 
@@ -88,21 +89,14 @@ func Verify(ctx context.Context, raw []byte, opt VerifyOptions) (*Verified, erro
 		}
 		return verifyLD(ctx, raw, opt)
 	default:
-		if isJWSChar(trimmed[0]) && bytes.Count(trimmed, []byte(".")) == 2 {
+		if vcjwt.IsBase64URL(trimmed[0]) && bytes.Count(trimmed, []byte(".")) == 2 {
 			return verifyJWT(ctx, string(trimmed), opt)
 		}
 		return nil, fail(CodeFormatUnknown, "neither a compact JWS nor a JSON object with a proof")
 	}
 }
 
-func isJWSChar(c byte) bool {
-	return c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '-' || c == '_'
-}
-
 func verifyJWT(ctx context.Context, tok string, opt VerifyOptions) (*Verified, error) {
-	if len(tok) > MaxSize {
-		return nil, fail(CodeMalformed, "token of %d bytes exceeds %d", len(tok), MaxSize)
-	}
 	kid, c, err := parseJWT(tok)
 	if err != nil {
 		return nil, err
@@ -111,7 +105,7 @@ func verifyJWT(ctx context.Context, tok string, opt VerifyOptions) (*Verified, e
 	if err != nil {
 		return nil, err
 	}
-	if serr := verifyJWS(tok, pub); serr != nil {
+	if serr := vcjwt.Verify(tok, pub); serr != nil {
 		return nil, failWrap(CodeSignatureInvalid, serr, "signature does not verify with %s", kid)
 	}
 	if err := checkTime(c, opt.Now); err != nil {

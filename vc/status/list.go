@@ -3,18 +3,15 @@ package status
 import (
 	"context"
 	"crypto/ed25519"
-	"encoding/base64"
 	"encoding/json"
 	"errors"
 	"fmt"
-	"strings"
 	"time"
 	"unicode/utf8"
 
 	"github.com/clawnet/ledger/did"
 	"github.com/clawnet/ledger/vc/internal/strictjson"
-	"github.com/lestrrat-go/jwx/v3/jwa"
-	"github.com/lestrrat-go/jwx/v3/jws"
+	"github.com/clawnet/ledger/vc/internal/vcjwt"
 )
 
 const (
@@ -141,21 +138,14 @@ func IssueList(priv ed25519.PrivateKey, kid string, c ListCredential) (string, e
 	if err != nil {
 		return "", fmt.Errorf("issue status list: %w", err)
 	}
-	hdr := jws.NewHeaders()
-	if err := hdr.Set(jws.TypeKey, JOSEType); err != nil {
-		return "", fmt.Errorf("issue status list: %w", err)
-	}
-	if err := hdr.Set(jws.KeyIDKey, kid); err != nil {
-		return "", fmt.Errorf("issue status list: %w", err)
-	}
-	tok, err := jws.Sign(payload, jws.WithKey(jwa.EdDSA(), priv, jws.WithProtectedHeaders(hdr)))
+	tok, err := vcjwt.Sign(priv, kid, payload)
 	if err != nil {
 		return "", fmt.Errorf("issue status list: %w", err)
 	}
 	if len(tok) > MaxTokenLen {
 		return "", fmt.Errorf("issue status list: %w", fail(CodeListTooLarge, "token of %d bytes exceeds %d", len(tok), MaxTokenLen))
 	}
-	return string(tok), nil
+	return tok, nil
 }
 
 // ResolveFunc resolves the issuer's DID to its document. A failure is
@@ -218,7 +208,7 @@ func VerifyList(ctx context.Context, token string, resolve ResolveFunc, now time
 	if kerr != nil {
 		return nil, failWrap(CodeKeyNotAuthorized, kerr, "kid %s may not sign credentials for %s", h.Kid, c.Issuer)
 	}
-	if _, serr := jws.Verify([]byte(token), jws.WithKey(jwa.EdDSA(), ed25519.PublicKey(pub)), jws.WithAlgorithmMatch(true)); serr != nil {
+	if serr := vcjwt.Verify(token, ed25519.PublicKey(pub)); serr != nil {
 		return nil, failWrap(CodeSignatureInvalid, serr, "signature does not verify with %s", h.Kid)
 	}
 	nbf, exp := time.Unix(c.NotBefore, 0).UTC(), time.Unix(c.Expires, 0).UTC()
@@ -314,72 +304,33 @@ func parseKID(kid string) (did.DIDURL, *Error) {
 	return u, nil
 }
 
-type header struct{ Alg, Typ, Kid string }
-
 // parseToken checks the compact JWS shape and the protected header and
 // returns the header and the decoded payload.
-func parseToken(tok string) (header, []byte, *Error) {
-	var h header
-	if len(tok) > MaxTokenLen {
-		return h, nil, fail(CodeMalformed, "token of %d bytes exceeds %d", len(tok), MaxTokenLen)
+func parseToken(tok string) (vcjwt.Header, []byte, *Error) {
+	p, f := vcjwt.Split(tok, MaxTokenLen)
+	if f != nil {
+		return vcjwt.Header{}, nil, jwtFail(f)
 	}
-	parts := strings.Split(tok, ".")
-	if len(parts) != 3 {
-		return h, nil, fail(CodeMalformed, "token has %d parts, want 3 (compact JWS)", len(parts))
+	if !utf8.Valid(p.Header) {
+		return vcjwt.Header{}, nil, fail(CodeMalformed, "protected header is not valid UTF-8")
 	}
-	dec := make([][]byte, 3)
-	for i, p := range parts {
-		for j := 0; j < len(p); j++ {
-			if c := p[j]; !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '-' || c == '_') {
-				return h, nil, fail(CodeMalformed, "token has character %q (not base64url without padding)", c)
-			}
-		}
-		b, err := base64.RawURLEncoding.Strict().DecodeString(p)
-		if err != nil {
-			return h, nil, failWrap(CodeMalformed, err, "token part %d is not base64url", i+1)
-		}
-		dec[i] = b
+	h, f := vcjwt.ParseHeader(p.Header)
+	if f != nil {
+		return h, nil, jwtFail(f)
 	}
-	if !utf8.Valid(dec[0]) {
-		return h, nil, fail(CodeMalformed, "protected header is not valid UTF-8")
+	if f := vcjwt.CheckEdDSA(h, p.Signature); f != nil {
+		return h, nil, jwtFail(f)
 	}
-	ms, err := strictjson.Parse(dec[0])
-	if err != nil {
-		return h, nil, failWrap(CodeMalformed, err, "protected header")
+	return h, p.Payload, nil
+}
+
+// jwtFail maps a vcjwt refusal to this package's codes.
+func jwtFail(f *vcjwt.Failure) *Error {
+	code := CodeMalformed
+	if f.Kind == vcjwt.AlgNotAllowed {
+		code = CodeAlgNotAllowed
 	}
-	for _, name := range ms.Names() {
-		switch name {
-		case "alg", "typ", "kid":
-		default:
-			// jwk, x5c, jku, crit, b64, ...: the key comes from the
-			// issuer's DID document only.
-			return h, nil, fail(CodeMalformed, "protected header member %.32q not allowed", name)
-		}
-	}
-	for _, f := range []struct {
-		name string
-		dst  *string
-	}{{"alg", &h.Alg}, {"typ", &h.Typ}, {"kid", &h.Kid}} {
-		raw, ok := ms.Get(f.name)
-		if !ok {
-			continue
-		}
-		s, err := strictjson.String(raw)
-		if err != nil {
-			return h, nil, failWrap(CodeMalformed, err, "protected header %s", f.name)
-		}
-		*f.dst = s
-	}
-	if h.Alg != jwa.EdDSA().String() {
-		return h, nil, fail(CodeAlgNotAllowed, "alg %.32q, only EdDSA is accepted", h.Alg)
-	}
-	if h.Typ != JOSEType {
-		return h, nil, fail(CodeMalformed, "typ %.32q, want %q", h.Typ, JOSEType)
-	}
-	if len(dec[2]) != ed25519.SignatureSize {
-		return h, nil, fail(CodeMalformed, "signature of %d bytes, an EdDSA signature has %d", len(dec[2]), ed25519.SignatureSize)
-	}
-	return h, dec[1], nil
+	return &Error{Code: code, Message: f.Message, Err: f.Err}
 }
 
 // parseClaims decodes the claim set strictly: every object has exactly the

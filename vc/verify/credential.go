@@ -5,7 +5,6 @@ import (
 	"context"
 	"crypto/ed25519"
 	"crypto/sha256"
-	"encoding/base64"
 	"encoding/hex"
 	"encoding/json"
 	"errors"
@@ -16,8 +15,7 @@ import (
 
 	"github.com/clawnet/ledger/did"
 	"github.com/clawnet/ledger/vc/internal/strictjson"
-	"github.com/lestrrat-go/jwx/v3/jwa"
-	"github.com/lestrrat-go/jwx/v3/jws"
+	"github.com/clawnet/ledger/vc/internal/vcjwt"
 	"github.com/piprate/json-gold/ld"
 )
 
@@ -118,7 +116,7 @@ func unquote(raw []byte) (string, bool, *Error) {
 		return s, true, nil
 	case t[0] == '{':
 		return "", false, nil
-	case isJWSChar(t[0]) && bytes.Count(t, []byte(".")) == 2:
+	case vcjwt.IsBase64URL(t[0]) && bytes.Count(t, []byte(".")) == 2:
 		return string(t), true, nil
 	}
 	return "", false, fail(CodeFormatUnknown, "neither a compact JWS nor a JSON object with a proof")
@@ -212,10 +210,6 @@ func Credential(ctx context.Context, raw []byte, opt Options) (*VerifiedCredenti
 	return credentialLD(ctx, bytes.TrimSpace(raw), opt)
 }
 
-func isJWSChar(c byte) bool {
-	return c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '-' || c == '_'
-}
-
 // jwsParts is a compact JWS split and decoded, nothing verified.
 type jwsParts struct {
 	header, payload []byte
@@ -225,57 +219,24 @@ type jwsParts struct {
 // splitJWS checks the compact JWS shape and reads the protected header.
 // malformed is the code of a shape error (credential or presentation).
 func splitJWS(tok string, malformed Code) (*jwsParts, *Error) {
-	if len(tok) > MaxSize {
-		return nil, fail(malformed, "token of %d bytes exceeds %d", len(tok), MaxSize)
+	p, f := vcjwt.Split(tok, MaxSize)
+	if f != nil {
+		return nil, &Error{Code: malformed, Message: f.Message, Err: f.Err}
 	}
-	parts := strings.Split(tok, ".")
-	if len(parts) != 3 {
-		return nil, fail(malformed, "token has %d parts, want 3 (compact JWS)", len(parts))
-	}
-	dec := make([][]byte, 3)
-	for i, p := range parts {
-		for j := 0; j < len(p); j++ {
-			if !isJWSChar(p[j]) {
-				return nil, fail(malformed, "token has character %q (not base64url without padding)", p[j])
-			}
-		}
-		b, err := base64.RawURLEncoding.Strict().DecodeString(p)
-		if err != nil {
-			return nil, failWrap(malformed, err, "token part %d is not base64url", i+1)
-		}
-		dec[i] = b
-	}
-	if !utf8.Valid(dec[0]) || !utf8.Valid(dec[1]) {
+	if !utf8.Valid(p.Header) || !utf8.Valid(p.Payload) {
 		return nil, fail(malformed, "header or payload is not valid UTF-8")
 	}
-	h, err := object(dec[0])
-	if err != nil {
-		return nil, failWrap(malformed, err, "protected header")
+	// cty is allowed besides alg, typ and kid: other issuers write it.
+	h, f := vcjwt.ParseHeader(p.Header, "cty")
+	if f != nil {
+		return nil, &Error{Code: malformed, Message: f.Message, Err: f.Err}
 	}
-	j := &jwsParts{header: dec[0], payload: dec[1]}
-	for _, name := range h.Names() {
-		switch name {
-		case "alg", "typ", "kid", "cty":
-		default:
-			// jwk, jku, x5c, x5u, crit, b64, ...: the key comes from the
-			// DID document only, and the payload is always the claim set.
-			return nil, fail(malformed, "protected header member %.32q not allowed", name)
+	if vcjwt.IsEdDSA(h.Alg) {
+		if f := vcjwt.CheckSignatureSize(p.Signature); f != nil {
+			return nil, &Error{Code: malformed, Message: f.Message, Err: f.Err}
 		}
 	}
-	for _, f := range []struct {
-		name string
-		dst  *string
-	}{{"alg", &j.alg}, {"typ", &j.typ}, {"kid", &j.kid}} {
-		if v, ok := h.Get(f.name); ok {
-			if *f.dst, err = strictjson.String(v); err != nil {
-				return nil, failWrap(malformed, err, "protected header %s", f.name)
-			}
-		}
-	}
-	if len(dec[2]) != ed25519.SignatureSize && j.alg == jwa.EdDSA().String() {
-		return nil, fail(malformed, "signature of %d bytes, an EdDSA signature has %d", len(dec[2]), ed25519.SignatureSize)
-	}
-	return j, nil
+	return &jwsParts{header: p.Header, payload: p.Payload, alg: h.Alg, typ: h.Typ, kid: h.Kid}, nil
 }
 
 // kidDID checks that kid is a DID URL with a fragment and returns its DID.
@@ -322,8 +283,8 @@ func credentialJWT(ctx context.Context, tok string, opt Options) (*VerifiedCrede
 	if e != nil {
 		return nil, e
 	}
-	if j.alg != jwa.EdDSA().String() {
-		return nil, fail(CodeAlgNotAllowed, "alg %.32q, only EdDSA is accepted", j.alg)
+	if f := vcjwt.CheckAlg(j.alg); f != nil {
+		return nil, fail(CodeAlgNotAllowed, "%s", f.Message)
 	}
 	if j.typ != "" && j.typ != "JWT" && j.typ != "vc+jwt" {
 		return nil, fail(CodeMalformed, "typ %.32q, want JWT", j.typ)
@@ -340,7 +301,7 @@ func credentialJWT(ctx context.Context, tok string, opt Options) (*VerifiedCrede
 	if e != nil {
 		return nil, e
 	}
-	if _, err := jws.Verify([]byte(tok), jws.WithKey(jwa.EdDSA(), pub)); err != nil {
+	if err := vcjwt.Verify(tok, pub); err != nil {
 		return nil, failWrap(CodeSignatureInvalid, err, "signature does not verify with %.200s", j.kid)
 	}
 	if e := checkTime(c.ValidFrom, c.ValidUntil, opt.Now, CodeNotYetValid, CodeExpired); e != nil {

@@ -12,8 +12,7 @@ import (
 
 	"github.com/clawnet/ledger/did"
 	"github.com/clawnet/ledger/vc/internal/strictjson"
-	"github.com/lestrrat-go/jwx/v3/jwa"
-	"github.com/lestrrat-go/jwx/v3/jws"
+	"github.com/clawnet/ledger/vc/internal/vcjwt"
 )
 
 // PresentationOptions are the expectations of the verifier: the challenge
@@ -92,8 +91,8 @@ func Presentation(ctx context.Context, raw []byte, opt PresentationOptions) (*Ve
 	if e != nil {
 		return nil, e
 	}
-	if j.alg != jwa.EdDSA().String() {
-		return nil, fail(CodePresentationAlgNotAllowed, "alg %.32q, only EdDSA is accepted", j.alg)
+	if f := vcjwt.CheckAlg(j.alg); f != nil {
+		return nil, fail(CodePresentationAlgNotAllowed, "%s", f.Message)
 	}
 	if j.typ != "" && j.typ != "JWT" && j.typ != "vp+jwt" {
 		return nil, fail(CodePresentationMalformed, "typ %.32q, want JWT", j.typ)
@@ -111,7 +110,7 @@ func Presentation(ctx context.Context, raw []byte, opt PresentationOptions) (*Ve
 	if e != nil {
 		return nil, e
 	}
-	if _, err := jws.Verify([]byte(tok), jws.WithKey(jwa.EdDSA(), pub)); err != nil {
+	if err := vcjwt.Verify(tok, pub); err != nil {
 		return nil, failWrap(CodePresentationSignatureInvalid, err, "signature does not verify with %.200s", j.kid)
 	}
 	if p.Nonce != opt.Challenge {
@@ -295,16 +294,9 @@ func SignPresentation(priv ed25519.PrivateKey, kid string, c PresentationClaims)
 	if len(payload) > MaxSize*3/4-256 {
 		return "", fmt.Errorf("sign presentation: %d bytes of claims exceed the presentation size limit", len(payload))
 	}
-	hdr := jws.NewHeaders()
-	if err := hdr.Set(jws.TypeKey, "JWT"); err != nil {
-		return "", fmt.Errorf("sign presentation: %w", err)
-	}
-	if err := hdr.Set(jws.KeyIDKey, kid); err != nil {
-		return "", fmt.Errorf("sign presentation: %w", err)
-	}
-	signed, err := jws.Sign(payload, jws.WithKey(jwa.EdDSA(), priv, jws.WithProtectedHeaders(hdr)))
+	tok, err := vcjwt.Sign(priv, kid, payload)
 	if err != nil {
 		return "", fmt.Errorf("sign presentation: %w", err)
 	}
-	return string(signed), nil
+	return tok, nil
 }

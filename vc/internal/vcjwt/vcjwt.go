@@ -1,0 +1,210 @@
+// Package vcjwt is the VC-JWT core shared by the credential packages of
+// vc/ (binding, status, delegation, verify): the compact JWS serialization
+// (RFC 7515 §7.1) read strictly, the protected header rules of the
+// profiles (alg pinned to EdDSA, RFC 8037; typ JWT; no member that would
+// bring its own key or change the payload), and EdDSA signing and
+// verification through jwx.
+//
+// Each package keeps its claim set, its order of checks and its error
+// codes: a refusal here is a *Failure with a Kind that the package maps to
+// its own code, and whose Message it passes on unchanged.
+package vcjwt
+
+import (
+	"crypto/ed25519"
+	"encoding/base64"
+	"fmt"
+	"strings"
+
+	"github.com/clawnet/ledger/vc/internal/strictjson"
+	"github.com/lestrrat-go/jwx/v3/jwa"
+	"github.com/lestrrat-go/jwx/v3/jws"
+)
+
+// JOSEType is the typ every profile of this module writes (VC Data Model
+// 1.1 §6.3.1).
+const JOSEType = "JWT"
+
+// Kind says which check refused a token; packages map it to their codes.
+type Kind int
+
+const (
+	// Malformed: size, shape, encoding, header members or values.
+	Malformed Kind = iota
+	// AlgNotAllowed: alg other than EdDSA (or none).
+	AlgNotAllowed
+)
+
+// Failure is a refusal: Message in words a client may see, Err the cause
+// if any.
+type Failure struct {
+	Kind    Kind
+	Message string
+	Err     error
+}
+
+func (f *Failure) Error() string {
+	if f.Err != nil {
+		return f.Message + ": " + f.Err.Error()
+	}
+	return f.Message
+}
+
+func (f *Failure) Unwrap() error { return f.Err }
+
+func malformed(err error, format string, args ...any) *Failure {
+	return &Failure{Kind: Malformed, Message: fmt.Sprintf(format, args...), Err: err}
+}
+
+// Parts is a compact JWS split and base64url-decoded; nothing is verified.
+type Parts struct {
+	Header, Payload, Signature []byte
+}
+
+// Split checks that tok has at most maxLen bytes and three parts of
+// base64url without padding (only the URL-safe alphabet: the standard
+// decoder would also take '=' or CR/LF), and decodes them.
+func Split(tok string, maxLen int) (Parts, *Failure) {
+	if len(tok) > maxLen {
+		return Parts{}, malformed(nil, "token of %d bytes exceeds %d", len(tok), maxLen)
+	}
+	parts := strings.Split(tok, ".")
+	if len(parts) != 3 {
+		return Parts{}, malformed(nil, "token has %d parts, want 3 (compact JWS)", len(parts))
+	}
+	var dec [3][]byte
+	for i, p := range parts {
+		for j := 0; j < len(p); j++ {
+			if c := p[j]; !IsBase64URL(c) {
+				return Parts{}, malformed(nil, "token has character %q (not base64url without padding)", c)
+			}
+		}
+		b, err := base64.RawURLEncoding.Strict().DecodeString(p)
+		if err != nil {
+			return Parts{}, malformed(err, "token part %d is not base64url", i+1)
+		}
+		dec[i] = b
+	}
+	return Parts{Header: dec[0], Payload: dec[1], Signature: dec[2]}, nil
+}
+
+// IsBase64URL reports whether c is in the base64url alphabet (RFC 4648
+// §5), the alphabet of a compact JWS besides its two dots.
+func IsBase64URL(c byte) bool {
+	return c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '-' || c == '_'
+}
+
+// Header is what the profiles read of a protected header; an absent
+// member is "".
+type Header struct {
+	Alg, Typ, Kid string
+}
+
+// ParseHeader decodes the protected header with strictjson and reads it
+// with HeaderOf.
+func ParseHeader(raw []byte, extra ...string) (Header, *Failure) {
+	o, err := strictjson.Parse(raw)
+	if err != nil {
+		return Header{}, malformed(err, "protected header")
+	}
+	return HeaderOf(o, extra...)
+}
+
+// HeaderOf refuses any member but alg, typ, kid and extra (jwk, x5c, jku,
+// x5u, crit, b64, ...: the key comes from the issuer's DID document only,
+// and the payload is always the base64url claim set), and reads alg, typ
+// and kid, which must be strings when present.
+func HeaderOf(o strictjson.Object, extra ...string) (Header, *Failure) {
+	var h Header
+	for _, name := range o.Names() {
+		switch name {
+		case "alg", "typ", "kid":
+		default:
+			if !contains(extra, name) {
+				return h, malformed(nil, "protected header member %.32q not allowed", name)
+			}
+		}
+	}
+	for _, f := range []struct {
+		name string
+		dst  *string
+	}{{"alg", &h.Alg}, {"typ", &h.Typ}, {"kid", &h.Kid}} {
+		raw, ok := o.Get(f.name)
+		if !ok {
+			continue
+		}
+		s, err := strictjson.String(raw)
+		if err != nil {
+			return h, malformed(err, "protected header %s", f.name)
+		}
+		*f.dst = s
+	}
+	return h, nil
+}
+
+func contains(list []string, s string) bool {
+	for _, l := range list {
+		if l == s {
+			return true
+		}
+	}
+	return false
+}
+
+// IsEdDSA reports whether alg is EdDSA, the only alg of the profiles.
+func IsEdDSA(alg string) bool { return alg == jwa.EdDSA().String() }
+
+// CheckAlg refuses an alg other than EdDSA (AlgNotAllowed).
+func CheckAlg(alg string) *Failure {
+	if !IsEdDSA(alg) {
+		return &Failure{Kind: AlgNotAllowed, Message: fmt.Sprintf("alg %.32q, only EdDSA is accepted", alg)}
+	}
+	return nil
+}
+
+// CheckSignatureSize refuses a signature part that is not an Ed25519
+// signature's 64 bytes, before any key is looked up.
+func CheckSignatureSize(sig []byte) *Failure {
+	if len(sig) != ed25519.SignatureSize {
+		return malformed(nil, "signature of %d bytes, an EdDSA signature has %d", len(sig), ed25519.SignatureSize)
+	}
+	return nil
+}
+
+// CheckEdDSA runs the header checks of the issuing profiles in their
+// order: alg EdDSA (AlgNotAllowed), typ exactly JOSEType, a 64-byte
+// signature (Malformed).
+func CheckEdDSA(h Header, sig []byte) *Failure {
+	if f := CheckAlg(h.Alg); f != nil {
+		return f
+	}
+	if h.Typ != JOSEType {
+		return malformed(nil, "typ %.32q, want %q", h.Typ, JOSEType)
+	}
+	return CheckSignatureSize(sig)
+}
+
+// Sign signs payload as a compact JWS with the protected header
+// {"alg":"EdDSA","kid":kid,"typ":"JWT"}.
+func Sign(priv ed25519.PrivateKey, kid string, payload []byte) (string, error) {
+	hdr := jws.NewHeaders()
+	if err := hdr.Set(jws.TypeKey, JOSEType); err != nil {
+		return "", err
+	}
+	if err := hdr.Set(jws.KeyIDKey, kid); err != nil {
+		return "", err
+	}
+	tok, err := jws.Sign(payload, jws.WithKey(jwa.EdDSA(), priv, jws.WithProtectedHeaders(hdr)))
+	if err != nil {
+		return "", err
+	}
+	return string(tok), nil
+}
+
+// Verify checks the EdDSA signature of the compact JWS tok with pub. The
+// header's alg must be EdDSA too (callers have checked it already; jwx
+// checks it again).
+func Verify(tok string, pub ed25519.PublicKey) error {
+	_, err := jws.Verify([]byte(tok), jws.WithKey(jwa.EdDSA(), pub), jws.WithAlgorithmMatch(true))
+	return err
+}
