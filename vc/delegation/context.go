@@ -3,11 +3,9 @@ package delegation
 import (
 	"bytes"
 	_ "embed"
-	"errors"
-	"fmt"
 	"sync"
 
-	"github.com/piprate/json-gold/ld"
+	"github.com/clawnet/ledger/vc/internal/ldp"
 )
 
 // The JSON-LD contexts a delegation credential may use, embedded so that
@@ -54,42 +52,18 @@ func EmbeddedContexts() map[string][]byte {
 
 // ErrContextNotEmbedded is the document loader's answer for any URL that
 // is not an embedded context: it never goes to the network.
-var ErrContextNotEmbedded = errors.New("json-ld context is not embedded (remote contexts are never fetched)")
-
-// embeddedLoader is a json-gold DocumentLoader that serves only the
-// embedded contexts. Documents are parsed once; json-gold does not modify
-// a loaded context document.
-type embeddedLoader struct {
-	docs map[string]*ld.RemoteDocument
-}
+var ErrContextNotEmbedded = ldp.ErrContextNotEmbedded
 
 var (
 	loaderOnce sync.Once
-	loaderVal  *embeddedLoader
+	loaderVal  *ldp.Loader
 	loaderErr  error
 )
 
 // defaultLoader returns the process-wide embedded loader.
-func defaultLoader() (*embeddedLoader, error) {
+func defaultLoader() (*ldp.Loader, error) {
 	loaderOnce.Do(func() {
-		l := &embeddedLoader{docs: map[string]*ld.RemoteDocument{}}
-		for u, data := range EmbeddedContexts() {
-			doc, err := ld.DocumentFromReader(bytes.NewReader(data))
-			if err != nil {
-				loaderErr = fmt.Errorf("parse embedded context %s: %w", u, err)
-				return
-			}
-			l.docs[u] = &ld.RemoteDocument{DocumentURL: u, Document: doc}
-		}
-		loaderVal = l
+		loaderVal, loaderErr = ldp.NewLoader(EmbeddedContexts())
 	})
 	return loaderVal, loaderErr
-}
-
-// LoadDocument implements ld.DocumentLoader.
-func (l *embeddedLoader) LoadDocument(u string) (*ld.RemoteDocument, error) {
-	if d, ok := l.docs[u]; ok {
-		return d, nil
-	}
-	return nil, fmt.Errorf("load %.200s: %w", u, ErrContextNotEmbedded)
 }

@@ -8,12 +8,12 @@ import (
 	"reflect"
 	"time"
 
+	"github.com/clawnet/ledger/vc/internal/ldp"
 	"github.com/clawnet/ledger/vc/internal/strictjson"
 	processor "github.com/hyperledger/aries-framework-go/pkg/doc/signature/jsonld"
 	"github.com/hyperledger/aries-framework-go/pkg/doc/signature/signer"
 	"github.com/hyperledger/aries-framework-go/pkg/doc/signature/suite"
 	"github.com/hyperledger/aries-framework-go/pkg/doc/signature/suite/ed25519signature2020"
-	"github.com/hyperledger/aries-framework-go/pkg/doc/signature/verifier"
 	"github.com/piprate/json-gold/ld"
 )
 
@@ -192,40 +192,11 @@ func parseProof(raw json.RawMessage) (*wireProof, *Error) {
 	if _, e := parseKID(p.VerificationMethod, "proof.verificationMethod"); e != nil {
 		return nil, e
 	}
-	sig, err := decodeProofValue(p.ProofValue)
+	sig, err := ldp.DecodeProofValue(p.ProofValue)
 	if err != nil || len(sig) != ed25519.SignatureSize {
 		return nil, fail(CodeMalformed, "proof.proofValue is not a base58btc multibase ('z') Ed25519 signature")
 	}
 	return p, nil
-}
-
-// verifyLDProof checks the Ed25519Signature2020 proof of doc with pub
-// through aries' document verifier (URDNA2015 canonicalization of the
-// document without its proof and of the proof options, SHA-256 of each).
-func verifyLDProof(doc []byte, vm string, pub ed25519.PublicKey, loader ld.DocumentLoader) error {
-	var m map[string]any
-	if err := json.Unmarshal(doc, &m); err != nil {
-		return err
-	}
-	v, err := verifier.New(keyFor{vm: vm, pub: pub},
-		ed25519signature2020.New(suite.WithVerifier(ed25519signature2020.NewPublicKeyVerifier())))
-	if err != nil {
-		return err
-	}
-	return v.VerifyObject(m, processor.WithDocumentLoader(loader))
-}
-
-// keyFor resolves exactly the one verification method Verify authorized.
-type keyFor struct {
-	vm  string
-	pub ed25519.PublicKey
-}
-
-func (k keyFor) Resolve(id string) (*verifier.PublicKey, error) {
-	if id != k.vm {
-		return nil, fmt.Errorf("verification method %.200q is not the authorized %q", id, k.vm)
-	}
-	return &verifier.PublicKey{Type: "Ed25519VerificationKey2020", Value: k.pub}, nil
 }
 
 // checkTerms refuses a document with a member that no embedded context

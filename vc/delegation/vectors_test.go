@@ -91,7 +91,7 @@ func buildVectors(t *testing.T) map[string]vector {
 	sig := func(doc []byte) []byte {
 		return mutateJSON(t, doc, func(m map[string]any) {
 			p := m["proof"].(map[string]any)
-			b, _ := decodeProofValue(p["proofValue"].(string))
+			b, _ := did.Base58Decode(p["proofValue"].(string)[1:]) // drop the multibase 'z'
 			b[0] ^= 1
 			p["proofValue"] = "z" + did.Base58Encode(b)
 		})

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/clawnet/ledger/did"
+	"github.com/clawnet/ledger/vc/internal/ldp"
 	"github.com/clawnet/ledger/vc/internal/strictjson"
 	"github.com/clawnet/ledger/vc/internal/vcjwt"
 	"github.com/piprate/json-gold/ld"
@@ -131,7 +132,7 @@ func verifyLD(ctx context.Context, raw []byte, opt VerifyOptions) (*Verified, er
 	if err != nil {
 		return nil, err
 	}
-	if serr := verifyLDProof(raw, p.VerificationMethod, pub, loader); serr != nil {
+	if serr := ldp.VerifyProof(raw, p.VerificationMethod, pub, loader); serr != nil {
 		return nil, failWrap(CodeSignatureInvalid, serr, "proof does not verify with %s", p.VerificationMethod)
 	}
 	if err := checkTime(c, opt.Now); err != nil {

@@ -1,9 +1,7 @@
 package verify
 
 import (
-	"bytes"
 	"context"
-	"crypto/ed25519"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -15,17 +13,14 @@ import (
 	"github.com/clawnet/ledger/did"
 	"github.com/clawnet/ledger/vc/binding"
 	"github.com/clawnet/ledger/vc/delegation"
+	"github.com/clawnet/ledger/vc/internal/ldp"
 	"github.com/clawnet/ledger/vc/internal/strictjson"
-	processor "github.com/hyperledger/aries-framework-go/pkg/doc/signature/jsonld"
-	"github.com/hyperledger/aries-framework-go/pkg/doc/signature/suite"
-	"github.com/hyperledger/aries-framework-go/pkg/doc/signature/suite/ed25519signature2020"
-	"github.com/hyperledger/aries-framework-go/pkg/doc/signature/verifier"
 	"github.com/piprate/json-gold/ld"
 )
 
 // ErrContextNotEmbedded is the embedded loader's answer for any URL that
 // is not embedded: it never goes to the network.
-var ErrContextNotEmbedded = errors.New("json-ld context is not embedded (remote contexts are never fetched)")
+var ErrContextNotEmbedded = ldp.ErrContextNotEmbedded
 
 // Contexts returns every context URL a Data Integrity credential may use,
 // with its document: vc/delegation's (VC 1.1, delegation, Bitstring
@@ -46,18 +41,9 @@ func ContextURLs() []string {
 	return out
 }
 
-type embeddedLoader struct{ docs map[string]*ld.RemoteDocument }
-
-func (l *embeddedLoader) LoadDocument(u string) (*ld.RemoteDocument, error) {
-	if d, ok := l.docs[u]; ok {
-		return d, nil
-	}
-	return nil, fmt.Errorf("load %.200s: %w", u, ErrContextNotEmbedded)
-}
-
 var (
 	loaderOnce sync.Once
-	loaderVal  *embeddedLoader
+	loaderVal  *ldp.Loader
 	loaderErr  error
 )
 
@@ -65,16 +51,7 @@ var (
 // embedded contexts and refuses every other URL without a fetch.
 func Loader() (ld.DocumentLoader, error) {
 	loaderOnce.Do(func() {
-		l := &embeddedLoader{docs: map[string]*ld.RemoteDocument{}}
-		for u, data := range Contexts() {
-			doc, err := ld.DocumentFromReader(bytes.NewReader(data))
-			if err != nil {
-				loaderErr = fmt.Errorf("parse embedded context %s: %w", u, err)
-				return
-			}
-			l.docs[u] = &ld.RemoteDocument{DocumentURL: u, Document: doc}
-		}
-		loaderVal = l
+		loaderVal, loaderErr = ldp.NewLoader(Contexts())
 	})
 	if loaderErr != nil {
 		return nil, loaderErr
@@ -152,7 +129,7 @@ func credentialLD(ctx context.Context, raw []byte, opt Options) (*VerifiedCreden
 	if e != nil {
 		return nil, e
 	}
-	if err := verifyLDProof(raw, vm, pub, loader); err != nil {
+	if err := ldp.VerifyProof(raw, vm, pub, loader); err != nil {
 		return nil, failWrap(CodeSignatureInvalid, err, "proof does not verify with %.200s", vm)
 	}
 	if e := checkTime(c.ValidFrom, c.ValidUntil, opt.Now, CodeNotYetValid, CodeExpired); e != nil {
@@ -189,36 +166,6 @@ func parseProof(raw json.RawMessage) (string, *Error) {
 		return "", e
 	}
 	return vals["verificationMethod"], nil
-}
-
-// verifyLDProof checks the Ed25519Signature2020 proof of doc with pub
-// through aries' document verifier (URDNA2015 canonicalization of the
-// document without its proof and of the proof options), as vc/delegation
-// does.
-func verifyLDProof(doc []byte, vm string, pub ed25519.PublicKey, loader ld.DocumentLoader) error {
-	var m map[string]any
-	if err := json.Unmarshal(doc, &m); err != nil {
-		return err
-	}
-	v, err := verifier.New(keyFor{vm: vm, pub: pub},
-		ed25519signature2020.New(suite.WithVerifier(ed25519signature2020.NewPublicKeyVerifier())))
-	if err != nil {
-		return err
-	}
-	return v.VerifyObject(m, processor.WithDocumentLoader(loader))
-}
-
-// keyFor resolves exactly the one verification method that was authorized.
-type keyFor struct {
-	vm  string
-	pub ed25519.PublicKey
-}
-
-func (k keyFor) Resolve(id string) (*verifier.PublicKey, error) {
-	if id != k.vm {
-		return nil, fmt.Errorf("verification method %.200q is not the authorized %q", id, k.vm)
-	}
-	return &verifier.PublicKey{Type: "Ed25519VerificationKey2020", Value: k.pub}, nil
 }
 
 // checkTerms refuses a document with a member that no context defines:
