@@ -8,6 +8,7 @@ import (
 	"testing"
 
 	"github.com/clawnet/ledger/did"
+	"github.com/clawnet/ledger/transparency"
 )
 
 // TestAnswerCache: a cached did:key answer is byte for byte the answer
@@ -84,5 +85,36 @@ func TestAnswerCacheConcurrent(t *testing.T) {
 		if err := <-errs; err != nil {
 			t.Fatal(err)
 		}
+	}
+}
+
+// TestHostedAnswerCache: a hosted DID's answer is reused only while its
+// version is current: after a rotation the new document is served at
+// once, and a deactivated DID is an error, never a cached document.
+func TestHostedAnswerCache(t *testing.T) {
+	e := newIDEnv(t, 0)
+	k1, k2 := newKeyParty(t, "dora-key-1"), newKeyParty(t, "dora-key-2")
+	d := "did:web:" + e.host + ":owners:dora"
+	e.mustMutate(t, k1, "POST", "/v1/dids", map[string]string{"name": "owners/dora"}, http.StatusCreated,
+		transparency.Entry{Type: "did.created", Actor: k1.did, Subject: d, Resource: "*"})
+	h := http.Header{"Accept": {did.MediaTypeDIDResolution}}
+	path := identifierPath(d, "")
+	first := e.do("GET", path, h, nil)
+	again := e.do("GET", path, h, nil)
+	if first.status != 200 || !bytes.Equal(first.body, again.body) || again.header.Get("Cache-Control") != "no-cache" {
+		t.Fatalf("repeated resolution: %d %q\n%s\n%s", again.status, again.header.Get("Cache-Control"), first.body, again.body)
+	}
+	dora := &idParty{name: "dora", did: d, kid: d + "#key-1", key: k1.key}
+	e.mustMutate(t, dora, "POST", "/v1/dids/rotate", map[string]string{"did": d, "key": k2.did}, http.StatusOK,
+		transparency.Entry{Type: "did.updated", Actor: d, Subject: d, Resource: "*"})
+	rotated := e.do("GET", path, h, nil)
+	if rotated.status != 200 || bytes.Equal(rotated.body, first.body) || !bytes.Contains(rotated.body, []byte(d+"#key-2")) {
+		t.Fatalf("after rotation the old answer was served: %s", rotated.body)
+	}
+	dora.kid, dora.key = d+"#key-2", k2.key
+	e.mustMutate(t, dora, "POST", "/v1/dids/deactivate", map[string]string{"did": d}, http.StatusOK,
+		transparency.Entry{Type: "did.deactivated", Actor: d, Subject: d})
+	if r := e.do("GET", path, h, nil); r.status != http.StatusGone {
+		t.Fatalf("deactivated DID resolved: %d %s", r.status, r.body)
 	}
 }
