@@ -132,8 +132,8 @@ func (s *Server) resolveDID(w http.ResponseWriter, r *http.Request) error {
 	// encoded answer is kept per version, which skips the encoding, most
 	// of the cost of a resolution.
 	var versionKey string
-	if plain && s.registry != nil && res.DocumentMetadata.VersionID != "" &&
-		strings.HasPrefix(id, "did:web:"+s.didWebHost+":") {
+	if plain && s.resolver.HostedHost != "" && res.DocumentMetadata.VersionID != "" &&
+		strings.HasPrefix(id, "did:web:"+s.resolver.HostedHost+":") {
 		versionKey = id + "\x00" + res.DocumentMetadata.VersionID
 		if body := s.answers.get(ct, versionKey); body != nil {
 			w.Header()["Cache-Control"] = resultCacheControl(res)
