@@ -30,6 +30,7 @@ import (
 
 	"github.com/clawnet/ledger/did"
 	"github.com/clawnet/ledger/did/registry"
+	"github.com/clawnet/ledger/server/mailbox"
 	"github.com/clawnet/ledger/transparency"
 	"github.com/clawnet/ledger/transparency/sequencer"
 	"github.com/clawnet/ledger/transparency/store"
@@ -119,6 +120,9 @@ type IdentityConfig struct {
 	// ContactRequestTTL is the registry's contact request lifetime, for
 	// the expiry the API reports; 0 means registry.DefaultContactRequestTTL.
 	ContactRequestTTL time.Duration
+	// Mailbox holds the agents' inboxes (spec/inbox.md); nil disables the
+	// inbox endpoints and message delivery.
+	Mailbox *mailbox.Mailbox
 }
 
 // maxBodySize bounds every request body.
@@ -155,6 +159,8 @@ type Server struct {
 	// grantSetCache its compiled scopes.
 	grants        *grant.Registry
 	grantSetCache grantSets
+	// mailbox holds the agents' inboxes (nil: disabled).
+	mailbox *mailbox.Mailbox
 }
 
 // New returns a server for cfg.
@@ -215,6 +221,7 @@ func New(cfg Config) (*Server, error) {
 			return nil, fmt.Errorf("server: %w", err)
 		}
 		s.registry, s.didWebHost, s.contactTTL = id.Registry, id.DIDWebHost, id.ContactRequestTTL
+		s.mailbox = id.Mailbox
 		if (id.Status == nil) != (id.IssuerKey == nil) {
 			return nil, errors.New("server: Config.Identity needs both Status and IssuerKey, or neither")
 		}
@@ -271,12 +278,18 @@ func (s *Server) routeTable() []route {
 	if s.registry != nil {
 		routes = append(routes, s.identityRoutes()...)
 	}
+	if s.mailbox != nil {
+		routes = append(routes, s.inboxRoutes()...)
+	}
 	if s.status != nil {
 		routes = append(routes, s.statusRoutes()...)
 		routes = append(routes, s.vcapiRoutes()...)
 		if s.grants != nil {
 			routes = append(routes, s.grantRoutes()...)
 		}
+	}
+	if s.registry != nil && s.grants != nil {
+		routes = append(routes, s.actionRoutes()...)
 	}
 	return routes
 }

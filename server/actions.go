@@ -1,0 +1,625 @@
+package server
+
+import (
+	"bytes"
+	"context"
+	"crypto/sha256"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+	"unicode/utf8"
+
+	"github.com/clawnet/ledger/did"
+	"github.com/clawnet/ledger/did/registry"
+	"github.com/clawnet/ledger/transparency"
+	"github.com/clawnet/ledger/transparency/store"
+	"github.com/clawnet/ledger/vc/grant"
+	"github.com/clawnet/ledger/vc/scope"
+)
+
+// Actions (spec/actions.md): an agent asks "may I?" with a signed request,
+// the orchestrator runs the checks of spec/actions.md §3 in order, and the
+// decision, whatever it is, is one action.decision entry stored with the
+// decision record in one transaction; the answer carries its receipt.
+// Decisions are idempotent per (agent, request id).
+
+func (s *Server) actionRoutes() []route {
+	return []route{
+		{"POST", "/v1/actions", s.postAction},
+		{"GET", "/v1/actions/{id}", s.getAction},
+	}
+}
+
+// Codes of the action API (spec/actions.md §6).
+const (
+	CodeNotAnAgent            = "not_an_agent"            // 403: the signer was never bound as an agent
+	CodeActionIDConflict      = "action_id_conflict"      // 409: the request id was used for other action fields
+	CodeContentDigestMismatch = "content_digest_mismatch" // 400: content_digest is not the SHA-256 of content
+	CodeActionForbidden       = "action_forbidden"        // 403: reading another agent's decision
+)
+
+// actionCodes are the codes above; spec/openapi.yaml documents each.
+var actionCodes = []string{CodeNotAnAgent, CodeActionIDConflict, CodeContentDigestMismatch, CodeActionForbidden}
+
+// Denial reason codes that are not the scope evaluator's or grant codes
+// (spec/actions.md §3).
+const (
+	ReasonAgentUnbound                 = "agent_unbound"
+	ReasonAgentBindingExpired          = "agent_binding_expired"
+	ReasonManagerIsolation             = "manager_isolation"
+	ReasonNotAContact                  = "not_a_contact"
+	ReasonCounterpartyAgentUnavailable = "counterparty_agent_unavailable"
+	ReasonRecipientRefuses             = "recipient_refuses"
+)
+
+// Limits of an action request (spec/actions.md §2).
+const (
+	maxActionContent = 32 << 10
+	maxActionArgs    = 64
+	// actionMessageSend is the action whose recipient must accept it, and
+	// actionMessageReceive what the recipient's delegation must allow.
+	actionMessageSend    = "message/send"
+	actionMessageReceive = "message/receive"
+	actionPrefix         = "s/action/"
+)
+
+// ActionRequest is the body of POST /v1/actions.
+type ActionRequest struct {
+	ID            string          `json:"id"`
+	Action        string          `json:"action"`
+	Resource      string          `json:"resource"`
+	Counterparty  string          `json:"counterparty,omitempty"`
+	Args          json.RawMessage `json:"args,omitempty"`
+	ContentDigest string          `json:"content_digest,omitempty"`
+	Content       *string         `json:"content,omitempty"`
+	Credential    string          `json:"credential"`
+}
+
+// ActionResponse is the answer to POST /v1/actions and GET
+// /v1/actions/{id}.
+type ActionResponse struct {
+	ID       string                `json:"id"`
+	Decision transparency.Decision `json:"decision"`
+	Reason   string                `json:"reason"`
+	Index    uint64                `json:"index"`
+	Receipt  json.RawMessage       `json:"receipt"`
+	// Escalate is the escalation id of an escalated decision.
+	Escalate string `json:"escalation,omitempty"`
+}
+
+// actionRecord is the stored decision under s/action/<agent>/<id>. Fields
+// is the digest of the action fields (actionFields), for idempotency.
+type actionRecord struct {
+	Fields     string                `json:"fields"`
+	Decision   transparency.Decision `json:"decision"`
+	Reason     string                `json:"reason"`
+	Index      uint64                `json:"index"`
+	Escalation string                `json:"escalation,omitempty"`
+}
+
+func actionKey(agent, id string) []byte { return []byte(actionPrefix + agent + "/" + id) }
+
+// errActionExists is returned by a decision's Apply when the same (agent,
+// id) was decided first (two requests racing with the same id).
+var errActionExists = errors.New("action already decided")
+
+// parsedAction is a validated ActionRequest.
+type parsedAction struct {
+	ActionRequest
+	args    map[string]scope.Value
+	content string // the effective content digest ("" if none)
+	fields  string // digest of the action fields
+}
+
+// validActionID reports whether id is urn:uuid:<lowercase canonical UUID>
+// or 16 to 64 characters of [A-Za-z0-9._~-].
+func validActionID(id string) bool {
+	if u, ok := strings.CutPrefix(id, "urn:uuid:"); ok {
+		if len(u) != 36 {
+			return false
+		}
+		for i := 0; i < len(u); i++ {
+			c := u[i]
+			switch {
+			case i == 8 || i == 13 || i == 18 || i == 23:
+				if c != '-' {
+					return false
+				}
+			case (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f'):
+			default:
+				return false
+			}
+		}
+		return true
+	}
+	if len(id) < 16 || len(id) > 64 {
+		return false
+	}
+	for i := 0; i < len(id); i++ {
+		c := id[i]
+		if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '.' || c == '_' || c == '~' || c == '-') {
+			return false
+		}
+	}
+	return true
+}
+
+// validArgName is the scope language's argument name:
+// [A-Za-z_][A-Za-z0-9_.-]{0,63}.
+func validArgName(n string) bool {
+	if n == "" || len(n) > 64 {
+		return false
+	}
+	for i := 0; i < len(n); i++ {
+		c := n[i]
+		letter := c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c == '_'
+		if i == 0 && !letter {
+			return false
+		}
+		if !letter && !(c >= '0' && c <= '9' || c == '.' || c == '-') {
+			return false
+		}
+	}
+	return true
+}
+
+func validSHA256Digest(s string) bool {
+	h, ok := strings.CutPrefix(s, "sha256:")
+	if !ok || len(h) != 64 {
+		return false
+	}
+	for i := 0; i < len(h); i++ {
+		if c := h[i]; !(c >= '0' && c <= '9' || c >= 'a' && c <= 'f') {
+			return false
+		}
+	}
+	return true
+}
+
+func badAction(format string, args ...any) error {
+	return errorf(http.StatusBadRequest, CodeBadJSON, format, args...)
+}
+
+// parseAction decodes and validates the body of POST /v1/actions
+// (spec/actions.md §2). Every refusal is a 400.
+func parseAction(body []byte) (*parsedAction, error) {
+	var p parsedAction
+	if err := decodeBody(body, &p.ActionRequest); err != nil {
+		return nil, err
+	}
+	in := &p.ActionRequest
+	switch {
+	case !validActionID(in.ID):
+		return nil, badAction(`"id" must be urn:uuid:<lowercase UUID> or 16 to 64 characters of [A-Za-z0-9._~-]`)
+	case in.Action == "" || len(in.Action) > scope.MaxStringLen:
+		return nil, badAction(`"action" is required, at most %d bytes`, scope.MaxStringLen)
+	case in.Resource == "" || len(in.Resource) > scope.MaxStringLen:
+		return nil, badAction(`"resource" is required, at most %d bytes`, scope.MaxStringLen)
+	case in.Credential == "" || len(in.Credential) > scope.MaxStringLen:
+		return nil, badAction(`"credential" (the id of a registered delegation credential) is required`)
+	case in.Counterparty != "":
+		if _, err := did.ParseDID(in.Counterparty); err != nil || len(in.Counterparty) > scope.MaxStringLen {
+			return nil, badAction(`"counterparty" must be an owner DID`)
+		}
+	}
+	if in.Action == actionMessageSend && in.Counterparty == "" {
+		return nil, badAction(`message/send needs a "counterparty"`)
+	}
+	args, canon, err := parseArgs(in.Args)
+	if err != nil {
+		return nil, err
+	}
+	p.args = args
+	if in.ContentDigest != "" && !validSHA256Digest(in.ContentDigest) {
+		return nil, badAction(`"content_digest" must be sha256: and 64 lowercase hex digits`)
+	}
+	p.content = in.ContentDigest
+	if in.Content != nil {
+		if in.Action != actionMessageSend {
+			return nil, badAction(`"content" is only for message/send`)
+		}
+		if len(*in.Content) > maxActionContent {
+			return nil, badAction(`"content" is longer than %d bytes`, maxActionContent)
+		}
+		d := transparency.DigestSHA256(sha256.Sum256([]byte(*in.Content)))
+		if in.ContentDigest != "" && in.ContentDigest != d {
+			return nil, errorf(http.StatusBadRequest, CodeContentDigestMismatch, "content_digest is not the SHA-256 of content (%s)", d)
+		}
+		p.content = d
+	}
+	// The fields that make a decision: the same id with any of them
+	// different is another action. The content counts by its digest.
+	fb, err := json.Marshal(struct {
+		ID, Action, Resource, Counterparty string
+		Args                               json.RawMessage
+		Content, Credential                string
+	}{in.ID, in.Action, in.Resource, in.Counterparty, canon, p.content, in.Credential})
+	if err != nil {
+		return nil, fmt.Errorf("encode action fields: %w", err)
+	}
+	p.fields = transparency.DigestSHA256(sha256.Sum256(fb))
+	return &p, nil
+}
+
+// parseArgs reads the arguments: a JSON object (duplicate names refused,
+// which encoding/json would accept) of scope values, and returns them with
+// their canonical encoding (names sorted, values canonical).
+func parseArgs(raw json.RawMessage) (map[string]scope.Value, json.RawMessage, error) {
+	if len(raw) == 0 {
+		return nil, json.RawMessage("{}"), nil
+	}
+	dec := json.NewDecoder(bytes.NewReader(raw))
+	dec.UseNumber()
+	if t, err := dec.Token(); err != nil || t != json.Delim('{') {
+		return nil, nil, badAction(`"args" must be a JSON object`)
+	}
+	args := map[string]scope.Value{}
+	for dec.More() {
+		t, err := dec.Token()
+		if err != nil {
+			return nil, nil, badAction(`"args" is not valid JSON`)
+		}
+		name, _ := t.(string)
+		if !validArgName(name) {
+			return nil, nil, badAction(`argument name %.80q is not [A-Za-z_][A-Za-z0-9_.-]{0,63}`, name)
+		}
+		if _, dup := args[name]; dup {
+			return nil, nil, badAction(`argument %q appears twice`, name)
+		}
+		if len(args) == maxActionArgs {
+			return nil, nil, badAction(`more than %d arguments`, maxActionArgs)
+		}
+		var v json.RawMessage
+		if err := dec.Decode(&v); err != nil {
+			return nil, nil, badAction(`argument %q is not valid JSON`, name)
+		}
+		x, err := scope.ParseValue(v)
+		if err != nil {
+			return nil, nil, badAction(`argument %q: %v`, name, err)
+		}
+		args[name] = x
+	}
+	if _, err := dec.Token(); err != nil {
+		return nil, nil, badAction(`"args" is not valid JSON`)
+	}
+	if _, err := dec.Token(); err != io.EOF {
+		return nil, nil, badAction(`"args": trailing data`)
+	}
+	canon, err := json.Marshal(args)
+	if err != nil {
+		return nil, nil, fmt.Errorf("encode arguments: %w", err)
+	}
+	return args, canon, nil
+}
+
+// verdict is the outcome of the checks: the decision, its reason text and
+// the credential it relied on (nil if none).
+type verdict struct {
+	decision transparency.Decision
+	reason   string
+	authz    *transparency.AuthzRef
+}
+
+func deny(code, format string, args ...any) verdict {
+	return verdict{decision: transparency.DecisionDenied, reason: code + ": " + fmt.Sprintf(format, args...)}
+}
+
+// postAction serves POST /v1/actions (spec/actions.md).
+func (s *Server) postAction(w http.ResponseWriter, r *http.Request) error {
+	v, body, err := s.authenticated(w, r)
+	if err != nil {
+		return err
+	}
+	p, err := parseAction(body)
+	if err != nil {
+		return err
+	}
+	agent, err := s.registry.Agent(v.DID)
+	if err != nil {
+		if c := registry.CodeOf(err); c == registry.CodeAgentNotFound || c == registry.CodeInvalidDID {
+			return &apiError{http.StatusForbidden, CodeNotAnAgent, "the signer is not an agent bound to an owner", err}
+		}
+		return identityError(err)
+	}
+	if done, err := s.replayAction(w, agent.DID, p); done || err != nil {
+		return err
+	}
+	now := s.clock().UTC()
+	vd, err := s.decideAction(r.Context(), agent, p, now)
+	if err != nil {
+		return err
+	}
+	e := &transparency.Entry{
+		Version: transparency.EntryVersion, Type: "action.decision", Time: now,
+		Actor: agent.DID, Owner: agent.Owner, Subject: p.ID, Authz: vd.authz,
+		Action: p.Action, Resource: p.Resource, Counterparty: p.Counterparty,
+		Decision: vd.decision, Reason: truncateUTF8(vd.reason, scope.MaxDecisionLen), RequestDigest: v.Digest,
+	}
+	rec := actionRecord{Fields: p.fields, Decision: vd.decision, Reason: e.Reason}
+	k := actionKey(agent.DID, p.ID)
+	a, err := s.log.Append(r.Context(), e, func(tx *store.Tx) error {
+		switch _, err := tx.Get(k); {
+		case err == nil:
+			return errActionExists
+		case !errors.Is(err, store.ErrNotFound):
+			return err
+		}
+		rec.Index = tx.Index()
+		if rec.Decision == transparency.DecisionEscalated {
+			rec.Escalation = strconv.FormatUint(rec.Index, 10)
+		}
+		b, err := json.Marshal(rec)
+		if err != nil {
+			return err
+		}
+		tx.Set(k, b)
+		return s.auth.recordJTI(tx, v)
+	})
+	if errors.Is(err, errActionExists) {
+		if done, err := s.replayAction(w, agent.DID, p); done || err != nil {
+			return err
+		}
+		// The first request with this id is in a batch that failed or
+		// is not yet readable: the client retries.
+		return errorf(http.StatusConflict, CodeActionIDConflict, "a request with this id is being decided; retry")
+	}
+	if err != nil {
+		return err
+	}
+	s.logger.Info("action decided", "agent", agent.DID, "id", p.ID, "decision", vd.decision, "index", a.Index)
+	rc, err := s.log.ReceiptFor(a)
+	if err != nil {
+		return fmt.Errorf("receipt for entry %d: %w", a.Index, err)
+	}
+	return s.respondAction(w, p.ID, rec, rc, false)
+}
+
+// replayAction answers a request whose (agent, id) was decided before:
+// the stored decision if the fields are the same, action_id_conflict
+// otherwise. done is false when there is no stored decision.
+func (s *Server) replayAction(w http.ResponseWriter, agent string, p *parsedAction) (done bool, err error) {
+	rec, found, err := s.actionRecord(agent, p.ID)
+	if err != nil || !found {
+		return false, err
+	}
+	if rec.Fields != p.fields {
+		return true, errorf(http.StatusConflict, CodeActionIDConflict, "request id %s was already used by this agent for another action", p.ID)
+	}
+	rc, err := s.log.Receipt(rec.Index)
+	if err != nil {
+		return true, fmt.Errorf("receipt for entry %d: %w", rec.Index, err)
+	}
+	return true, s.respondAction(w, p.ID, *rec, rc, true)
+}
+
+func (s *Server) actionRecord(agent, id string) (*actionRecord, bool, error) {
+	b, err := s.auth.db.Get(actionKey(agent, id))
+	if errors.Is(err, store.ErrNotFound) {
+		return nil, false, nil
+	}
+	if err != nil {
+		return nil, false, fmt.Errorf("read action %s of %s: %w", id, agent, err)
+	}
+	var rec actionRecord
+	if err := json.Unmarshal(b, &rec); err != nil {
+		return nil, false, fmt.Errorf("decode action %s of %s: %w", id, agent, err)
+	}
+	return &rec, true, nil
+}
+
+// respondAction writes the answer: 202 for an escalation, 200 otherwise.
+func (s *Server) respondAction(w http.ResponseWriter, id string, rec actionRecord, rc *transparency.Receipt, replay bool) error {
+	rb, err := rc.Marshal()
+	if err != nil {
+		return fmt.Errorf("receipt for entry %d: encode: %w", rec.Index, err)
+	}
+	st := http.StatusOK
+	if rec.Decision == transparency.DecisionEscalated {
+		st = http.StatusAccepted
+	}
+	if replay {
+		w.Header().Set("Idempotent-Replay", "true")
+	}
+	w.Header().Set("Location", "/log/v1/entries/"+strconv.FormatUint(rec.Index, 10))
+	w.Header().Set("Cache-Control", "no-store")
+	return respondJSON(w, st, ActionResponse{ID: id, Decision: rec.Decision, Reason: rec.Reason, Index: rec.Index,
+		Receipt: rb, Escalate: rec.Escalation})
+}
+
+// decideAction runs the checks of spec/actions.md §3 after the signature
+// and the agent lookup, in order; the first failure decides. An error is
+// an operational failure (nothing is logged).
+func (s *Server) decideAction(ctx context.Context, agent *registry.Agent, p *parsedAction, now time.Time) (verdict, error) {
+	switch {
+	case agent.Revoked:
+		return deny(ReasonAgentUnbound, "agent %s was unbound at entry %d", agent.DID, agent.UnboundIndex), nil
+	case !agent.Expires.IsZero() && !now.Before(agent.Expires):
+		return deny(ReasonAgentBindingExpired, "the binding of agent %s expired at %s", agent.DID, agent.Expires.UTC().Format(time.RFC3339)), nil
+	case agent.Role == registry.RoleManager && p.Counterparty != "" && p.Counterparty != agent.Owner:
+		return deny(ReasonManagerIsolation, "a Manager Agent acts only within its owner's agent system"), nil
+	}
+	var contact *registry.Contact
+	if p.Counterparty != "" {
+		var err error
+		if contact, err = s.contactOf(agent.Owner, p.Counterparty); err != nil {
+			return verdict{}, err
+		}
+	}
+	req := scope.Request{Action: p.Action, Resource: p.Resource, Counterparty: p.Counterparty,
+		CounterpartyIsContact: contact != nil, Args: p.args, Time: now}
+	d, rec, err := s.checkDelegation(ctx, agent.DID, p.Credential, req, now)
+	var vd verdict
+	if rec != nil && rec.Subject == agent.DID {
+		vd.authz = &transparency.AuthzRef{Credential: rec.ID, Digest: rec.Digest}
+	}
+	if err != nil {
+		var ge *grant.Error
+		if !errors.As(err, &ge) {
+			return verdict{}, err
+		}
+		v := deny(string(ge.Code), "%s", ge.Message)
+		v.authz = vd.authz
+		return v, nil
+	}
+	vd.reason = d.String()
+	switch d.Effect {
+	case scope.Allow:
+		vd.decision = transparency.DecisionAllowed
+	case scope.Escalate:
+		vd.decision = transparency.DecisionEscalated
+	default:
+		vd.decision = transparency.DecisionDenied
+		return vd, nil
+	}
+	// What follows the scope decision cannot be cured by the owner's
+	// approval, so it denies an escalation too.
+	if p.Counterparty != "" {
+		if contact == nil {
+			return s.denyWith(vd, ReasonNotAContact, "%s is not a contact of %s", p.Counterparty, agent.Owner), nil
+		}
+		ra, err := s.registry.Agent(contact.TheirAgent)
+		if err != nil && registry.CodeOf(err) == "" {
+			return verdict{}, err
+		}
+		if err != nil || ra.Revoked || ra.Role != registry.RoleIdentity || (!ra.Expires.IsZero() && !now.Before(ra.Expires)) {
+			return s.denyWith(vd, ReasonCounterpartyAgentUnavailable, "the Identity Agent %s facing %s is not active", contact.TheirAgent, agent.Owner), nil
+		}
+		if p.Action == actionMessageSend {
+			ok, err := s.recipientAccepts(ctx, ra, agent.Owner, p.Resource, now)
+			if err != nil {
+				return verdict{}, err
+			}
+			if !ok {
+				return s.denyWith(vd, ReasonRecipientRefuses, "no delegation of %s allows message/receive from %s", ra.DID, agent.Owner), nil
+			}
+		}
+	}
+	return vd, nil
+}
+
+// denyWith turns vd into a denial with code, keeping its authz.
+func (s *Server) denyWith(vd verdict, code, format string, args ...any) verdict {
+	d := deny(code, format, args...)
+	d.authz = vd.authz
+	return d
+}
+
+// contactOf returns owner's live contact with other, or nil.
+func (s *Server) contactOf(owner, other string) (*registry.Contact, error) {
+	cs, err := s.registry.Contacts(owner)
+	if err != nil {
+		return nil, fmt.Errorf("contacts of %s: %w", owner, err)
+	}
+	i := slices.IndexFunc(cs, func(c registry.Contact) bool { return c.Owner == other })
+	if i < 0 {
+		return nil, nil
+	}
+	return &cs[i], nil
+}
+
+// recipientAccepts reports whether the recipient agent accepts a message
+// from the sender owner: its credentials, newest registered first, are
+// checked as the sender's is (checkDelegation) against message/receive on
+// the same resource with the sender owner as a live contact and no
+// arguments, and the first that allows decides (spec/actions.md §4).
+// Credentials that are revoked, expired or whose scopes do not allow it
+// are passed over; an escalation is not an acceptance.
+func (s *Server) recipientAccepts(ctx context.Context, ra *registry.Agent, sender, resource string, now time.Time) (bool, error) {
+	recs, err := s.grants.BySubject(ra.DID)
+	if err != nil {
+		return false, fmt.Errorf("credentials of %s: %w", ra.DID, err)
+	}
+	slices.SortFunc(recs, func(a, b grant.Record) int {
+		switch {
+		case a.RegisteredIndex > b.RegisteredIndex:
+			return -1
+		case a.RegisteredIndex < b.RegisteredIndex:
+			return 1
+		}
+		return 0
+	})
+	req := scope.Request{Action: actionMessageReceive, Resource: resource, Counterparty: sender, CounterpartyIsContact: true, Time: now}
+	for i := range recs {
+		d, _, err := s.checkDelegation(ctx, ra.DID, recs[i].ID, req, now)
+		if err != nil {
+			if grant.CodeOf(err) != "" {
+				continue
+			}
+			return false, err
+		}
+		if d.Effect == scope.Allow {
+			return true, nil
+		}
+	}
+	return false, nil
+}
+
+// getAction serves GET /v1/actions/{id}: signed by the agent, or by its
+// owner with ?agent=<did>.
+func (s *Server) getAction(w http.ResponseWriter, r *http.Request) error {
+	v, _, err := s.authenticated(w, r)
+	if err != nil {
+		return err
+	}
+	q := r.URL.Query()
+	for k := range q {
+		if k != "agent" {
+			return errorf(http.StatusBadRequest, CodeBadRequest, "unknown parameter %.40q", k)
+		}
+	}
+	if len(q["agent"]) > 1 {
+		return errorf(http.StatusBadRequest, CodeBadRequest, "agent appears more than once")
+	}
+	agent := v.DID
+	if a := q.Get("agent"); a != "" && a != v.DID {
+		ag, err := s.registry.Agent(a)
+		if err != nil && registry.CodeOf(err) == "" {
+			return err
+		}
+		if err != nil || ag.Owner != v.DID {
+			return errorf(http.StatusForbidden, CodeActionForbidden, "only the agent and its owner read its decisions")
+		}
+		agent = a
+	}
+	id := r.PathValue("id")
+	if !validActionID(id) {
+		return errorf(http.StatusNotFound, CodeNotFound, "no such action")
+	}
+	rec, found, err := s.actionRecord(agent, id)
+	if err != nil {
+		return err
+	}
+	if !found {
+		return errorf(http.StatusNotFound, CodeNotFound, "no such action")
+	}
+	rc, err := s.log.Receipt(rec.Index)
+	if err != nil {
+		return fmt.Errorf("receipt for entry %d: %w", rec.Index, err)
+	}
+	rb, err := rc.Marshal()
+	if err != nil {
+		return fmt.Errorf("receipt for entry %d: encode: %w", rec.Index, err)
+	}
+	w.Header().Set("Cache-Control", "no-store")
+	return respondJSON(w, http.StatusOK, ActionResponse{ID: id, Decision: rec.Decision, Reason: rec.Reason,
+		Index: rec.Index, Receipt: rb, Escalate: rec.Escalation})
+}
+
+// truncateUTF8 cuts s to at most n bytes at a character boundary, ending
+// it with "…" when it cut.
+func truncateUTF8(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	k := n - len("…")
+	for k > 0 && !utf8.RuneStart(s[k]) {
+		k--
+	}
+	return s[:k] + "…"
+}
