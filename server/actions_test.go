@@ -1,0 +1,318 @@
+package server
+
+import (
+	"crypto/sha256"
+	"encoding/json"
+	"net/http"
+	"os"
+	"strings"
+	"testing"
+
+	"github.com/clawnet/ledger/did/request"
+	"github.com/clawnet/ledger/transparency"
+	"github.com/clawnet/ledger/vc/binding"
+)
+
+func TestActionAllowedIdempotentAndRead(t *testing.T) {
+	a := newActionEnv(t, true)
+	f := a.f
+	body := a.send("urn:uuid:0f0e0d0c-0b0a-4908-8706-050403020100")
+	body["content_digest"] = transparency.DigestSHA256(sha256.Sum256([]byte("lunch on Tuesday?")))
+	want := transparency.Entry{Actor: f.work.did, Owner: f.owner.did, Authz: a.authz(), Action: "message/send",
+		Resource: "calendar/2026-12-01", Counterparty: f.bob.did, Decision: transparency.DecisionAllowed}
+	d := a.mustDecide(t, f.work, body, http.StatusOK, want, `allow by scope "msg"`)
+	if d.resp.Escalate != "" || d.r.header.Get("Idempotent-Replay") != "" {
+		t.Errorf("answer %+v %v", d.resp, d.r.header)
+	}
+
+	// The same id and fields: the stored decision, nothing logged.
+	before := a.snap(t)
+	r, _ := a.act(f.work, body)
+	var again ActionResponse
+	decodeStrict(t, r.body, &again)
+	if r.status != http.StatusOK || r.header.Get("Idempotent-Replay") != "true" || again.Index != d.resp.Index ||
+		again.Decision != d.resp.Decision || again.Reason != d.resp.Reason {
+		t.Errorf("replay by id: %d %v %+v", r.status, r.header, again)
+	}
+	a.unchanged(t, before)
+	// The digest given or computed from the content is the same field.
+	delete(body, "content_digest")
+	if r, _ := a.act(f.work, body); r.status != http.StatusOK || r.header.Get("Idempotent-Replay") != "true" {
+		t.Errorf("same fields without content_digest: %d %s", r.status, r.body)
+	}
+	// The same id with other fields.
+	other := a.send(body["id"].(string))
+	other["resource"] = "calendar/2026-12-02"
+	a.refuse(t, http.StatusConflict, CodeActionIDConflict, func() response { r, _ := a.act(f.work, other); return r })
+	other = a.send(body["id"].(string))
+	other["content"] = "dinner instead?"
+	a.refuse(t, http.StatusConflict, CodeActionIDConflict, func() response { r, _ := a.act(f.work, other); return r })
+	// Another agent may use the same id for its own action.
+	a.mustDecide(t, f.home, map[string]any{"id": body["id"], "action": "message/send", "resource": "x",
+		"counterparty": f.bob.did, "credential": a.workCred}, http.StatusOK,
+		transparency.Entry{Actor: f.home.did, Owner: f.owner.did, Action: "message/send", Resource: "x",
+			Counterparty: f.bob.did, Decision: transparency.DecisionDenied}, "grant_subject_mismatch: ")
+
+	// A replayed signed request is refused before any decision.
+	_, s := a.act(f.work, a.send("replayed-request-0001"))
+	a.refuse(t, http.StatusUnauthorized, string(request.CodeReplayed), func() response { return a.send2(s) })
+
+	// Reading the decision: the agent, its owner; nobody else.
+	id := body["id"].(string)
+	for _, tc := range []struct {
+		name  string
+		p     *idParty
+		agent string
+	}{{"agent", f.work, ""}, {"agent naming itself", f.work, f.work.did}, {"owner", f.owner, f.work.did}} {
+		r := a.getAction(tc.p, id, tc.agent)
+		if r.status != http.StatusOK {
+			t.Fatalf("%s: GET: %d %s", tc.name, r.status, r.body)
+		}
+		var got ActionResponse
+		decodeStrict(t, r.body, &got)
+		if got.Index != d.resp.Index || got.Decision != transparency.DecisionAllowed || got.ID != id {
+			t.Errorf("%s: %+v", tc.name, got)
+		}
+		rc, err := transparency.ParseReceipt(got.Receipt)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if vr, err := transparency.VerifyReceipt(rc, a.verifier); err != nil || vr.Index != d.resp.Index {
+			t.Errorf("%s: receipt %v", tc.name, err)
+		}
+	}
+	wantError(t, a.getAction(f.bob, id, f.work.did), http.StatusForbidden, CodeActionForbidden)
+	wantError(t, a.getAction(f.home, id, f.work.did), http.StatusForbidden, CodeActionForbidden)
+	wantError(t, a.getAction(f.bobAgent, id, ""), http.StatusNotFound, CodeNotFound)
+	wantError(t, a.getAction(f.work, "urn:uuid:00000000-0000-4000-8000-000000000000", ""), http.StatusNotFound, CodeNotFound)
+
+	// Decisions survive a restart.
+	a.restart()
+	if r := a.getAction(f.owner, id, f.work.did); r.status != http.StatusOK {
+		t.Errorf("after restart: %d %s", r.status, r.body)
+	}
+}
+
+// send2 resends a signed request as it was.
+func (a *actionEnv) send2(s idSigned) response { return a.idEnv.send(s) }
+
+func TestActionDecisions(t *testing.T) {
+	a := newActionEnv(t, true)
+	f := a.f
+	deniedBy := func(p *idParty, owner string, authz *transparency.AuthzRef, action, resource, cp string) transparency.Entry {
+		return transparency.Entry{Actor: p.did, Owner: owner, Authz: authz, Action: action, Resource: resource,
+			Counterparty: cp, Decision: transparency.DecisionDenied}
+	}
+	t.Run("constraint violated", func(t *testing.T) {
+		a.mustDecide(t, f.work, map[string]any{"id": "files-read-000001", "action": "file/read", "resource": "files/a",
+			"args": map[string]any{"size": 11}, "credential": a.workCred}, http.StatusOK,
+			deniedBy(f.work, f.owner.did, a.authz(), "file/read", "files/a", ""),
+			`deny: constraint_failed: scope "files" size <= 10 (got 11)`)
+	})
+	t.Run("escalated", func(t *testing.T) {
+		d := a.mustDecide(t, f.work, map[string]any{"id": "payment-00000001", "action": "payment/send", "resource": "wallet/main",
+			"args": map[string]any{"amount": 250, "currency": "EUR"}, "credential": a.workCred}, http.StatusAccepted,
+			transparency.Entry{Actor: f.work.did, Owner: f.owner.did, Authz: a.authz(), Action: "payment/send",
+				Resource: "wallet/main", Decision: transparency.DecisionEscalated},
+			`escalate by scope "pay": constraint_failed`)
+		if d.resp.Escalate != itoa(d.resp.Index) {
+			t.Errorf("escalation %q, want the entry's index %d", d.resp.Escalate, d.resp.Index)
+		}
+		r := a.getAction(f.work, "payment-00000001", "")
+		var got ActionResponse
+		decodeStrict(t, r.body, &got)
+		if got.Decision != transparency.DecisionEscalated || got.Escalate != d.resp.Escalate {
+			t.Errorf("read back %+v", got)
+		}
+	})
+	t.Run("not a contact, by the contacts scope", func(t *testing.T) {
+		a.mustDecide(t, f.work, map[string]any{"id": "to-carol-0000001", "action": "message/send", "resource": "x",
+			"counterparty": a.carol.did, "credential": a.workCred}, http.StatusOK,
+			deniedBy(f.work, f.owner.did, a.authz(), "message/send", "x", a.carol.did), "deny: counterparty_not_allowed")
+	})
+	t.Run("not a contact, named by the scope", func(t *testing.T) {
+		a.mustDecide(t, f.work, map[string]any{"id": "to-carol-0000002", "action": "message/send", "resource": "direct/x",
+			"counterparty": a.carol.did, "credential": a.workCred}, http.StatusOK,
+			deniedBy(f.work, f.owner.did, a.authz(), "message/send", "direct/x", a.carol.did), ReasonNotAContact+": ")
+	})
+	t.Run("to the counterparty's Manager Agent", func(t *testing.T) {
+		// A Manager Agent is never a contact mapping: even named by the
+		// scope, it is not a contact.
+		a.mustDecide(t, f.work, map[string]any{"id": "to-bob-mgr-00001", "action": "message/send", "resource": "direct/x",
+			"counterparty": a.bobMgr.did, "credential": a.workCred}, http.StatusOK,
+			deniedBy(f.work, f.owner.did, a.authz(), "message/send", "direct/x", a.bobMgr.did), ReasonNotAContact+": ")
+	})
+	t.Run("from a Manager Agent outward", func(t *testing.T) {
+		a.mustDecide(t, f.mgr, map[string]any{"id": "from-mgr-0000001", "action": "message/send", "resource": "x",
+			"counterparty": f.bob.did, "credential": a.workCred}, http.StatusOK,
+			deniedBy(f.mgr, f.owner.did, nil, "message/send", "x", f.bob.did), ReasonManagerIsolation+": ")
+	})
+	t.Run("no scope", func(t *testing.T) {
+		a.mustDecide(t, f.work, map[string]any{"id": "delete-000000001", "action": "file/delete", "resource": "files/a",
+			"credential": a.workCred}, http.StatusOK,
+			deniedBy(f.work, f.owner.did, a.authz(), "file/delete", "files/a", ""), "deny: no_scope")
+	})
+	t.Run("unknown credential", func(t *testing.T) {
+		a.mustDecide(t, f.work, map[string]any{"id": "unknown-cred-001", "action": "file/read", "resource": "files/a",
+			"credential": "urn:uuid:00000000-0000-4000-8000-000000000000"}, http.StatusOK,
+			deniedBy(f.work, f.owner.did, nil, "file/read", "files/a", ""), "grant_not_found: ")
+	})
+	t.Run("unbound agent", func(t *testing.T) {
+		temp := a.bind(t, f.owner, "temp", binding.RoleIdentity, "temp")
+		before := a.publicAgent(t, temp.did)
+		a.mustMutate(t, f.owner, "DELETE", agentPath(temp.did), nil, http.StatusOK, transparency.Entry{
+			Type: "agent.unbound", Actor: f.owner.did, Owner: f.owner.did, Subject: temp.did,
+			Authz: &transparency.AuthzRef{Credential: before.CredentialID, Digest: before.CredentialDigest}})
+		a.mustDecide(t, temp, map[string]any{"id": "unbound-00000001", "action": "file/read", "resource": "files/a",
+			"credential": a.workCred}, http.StatusOK,
+			deniedBy(temp, f.owner.did, nil, "file/read", "files/a", ""), ReasonAgentUnbound+": ")
+	})
+}
+
+func TestActionRecipientRefuses(t *testing.T) {
+	a := newActionEnv(t, false)
+	f := a.f
+	a.mustDecide(t, f.work, a.send("no-recipient-0001"), http.StatusOK, transparency.Entry{Actor: f.work.did, Owner: f.owner.did,
+		Authz: a.authz(), Action: "message/send", Resource: "calendar/2026-12-01", Counterparty: f.bob.did,
+		Decision: transparency.DecisionDenied}, ReasonRecipientRefuses+": ")
+}
+
+func TestActionRevokedParent(t *testing.T) {
+	a := newActionEnv(t, true)
+	f := a.f
+	root, child := a.chain(t, f)
+	send := func(id string) map[string]any {
+		return map[string]any{"id": id, "action": "message/send", "resource": "work/plan", "counterparty": f.bob.did, "credential": child}
+	}
+	rec, err := a.grants.Get(child)
+	if err != nil {
+		t.Fatal(err)
+	}
+	authz := &transparency.AuthzRef{Credential: child, Digest: rec.Digest}
+	want := transparency.Entry{Actor: f.home.did, Owner: f.owner.did, Authz: authz, Action: "message/send",
+		Resource: "work/plan", Counterparty: f.bob.did}
+	// home faces nobody: Alice's contact with Bob is mapped to work, but
+	// the contact is the owners', so home may message Bob too.
+	want.Decision = transparency.DecisionAllowed
+	a.mustDecide(t, f.home, send("child-before-0001"), http.StatusOK, want, `allow by scope "msg-work"`)
+	a.revoke(t, f.owner, root, []string{child})
+	// Revoking the root revokes the child with it (spec/grants.md §3): the
+	// child's own status bit decides first.
+	want.Decision = transparency.DecisionDenied
+	a.mustDecide(t, f.home, send("child-after-00001"), http.StatusOK, want, "grant_revoked: ")
+}
+
+func TestActionRefusals(t *testing.T) {
+	a := newActionEnv(t, true)
+	f := a.f
+	ok := func() map[string]any { return a.send("refused-request-01") }
+	with := func(k string, v any) map[string]any { b := ok(); b[k] = v; return b }
+	without := func(k string) map[string]any { b := ok(); delete(b, k); return b }
+	stranger := newKeyParty(t, "stranger")
+	for _, tc := range []struct {
+		name   string
+		p      *idParty
+		body   any
+		status int
+		code   string
+	}{
+		{"not an agent", stranger, ok(), http.StatusForbidden, CodeNotAnAgent},
+		{"an owner", f.owner, ok(), http.StatusForbidden, CodeNotAnAgent},
+		{"bad id", f.work, with("id", "short"), http.StatusBadRequest, CodeBadJSON},
+		{"uppercase uuid", f.work, with("id", "urn:uuid:0F0E0D0C-0B0A-4908-8706-050403020100"), http.StatusBadRequest, CodeBadJSON},
+		{"no action", f.work, without("action"), http.StatusBadRequest, CodeBadJSON},
+		{"no resource", f.work, without("resource"), http.StatusBadRequest, CodeBadJSON},
+		{"no credential", f.work, without("credential"), http.StatusBadRequest, CodeBadJSON},
+		{"message without counterparty", f.work, without("counterparty"), http.StatusBadRequest, CodeBadJSON},
+		{"counterparty not a DID", f.work, with("counterparty", "bob"), http.StatusBadRequest, CodeBadJSON},
+		{"unknown member", f.work, with("extra", 1), http.StatusBadRequest, CodeBadJSON},
+		{"args not an object", f.work, with("args", []int{1}), http.StatusBadRequest, CodeBadJSON},
+		{"args null value", f.work, with("args", map[string]any{"a": nil}), http.StatusBadRequest, CodeBadJSON},
+		{"args nested", f.work, with("args", map[string]any{"a": map[string]int{"b": 1}}), http.StatusBadRequest, CodeBadJSON},
+		{"arg name", f.work, with("args", map[string]any{"1a": 1}), http.StatusBadRequest, CodeBadJSON},
+		{"digest malformed", f.work, with("content_digest", "sha256:00"), http.StatusBadRequest, CodeBadJSON},
+		{"digest mismatch", f.work, with("content_digest", "sha256:"+strings.Repeat("0", 64)), http.StatusBadRequest, CodeContentDigestMismatch},
+		{"content too long", f.work, with("content", strings.Repeat("a", maxActionContent+1)), http.StatusBadRequest, CodeBadJSON},
+		{"content on another action", f.work, map[string]any{"id": "refused-request-01", "action": "file/read",
+			"resource": "files/a", "content": "x", "credential": a.workCred}, http.StatusBadRequest, CodeBadJSON},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			a.grefuse(t, tc.status, tc.code, func() response { r, _ := a.act(tc.p, tc.body); return r })
+		})
+	}
+	// Duplicate argument names, which encoding/json would merge.
+	raw := []byte(`{"id":"refused-request-02","action":"file/read","resource":"files/a","args":{"size":1,"size":99},"credential":"` + a.workCred + `"}`)
+	a.grefuse(t, http.StatusBadRequest, CodeBadJSON, func() response { return a.idEnv.send(a.sign(f.work, "POST", "/v1/actions", raw)) })
+	// Unknown query parameters on the read.
+	wantError(t, func() response {
+		r, _ := a.call(f.work, "GET", "/v1/actions/refused-request-01?x=1", nil)
+		return r
+	}(), http.StatusBadRequest, CodeBadRequest)
+}
+
+// TestActionCodesDocumented: every code of the action API is in the
+// Error enum and an error table, and every reason code in spec/actions.md.
+func TestActionCodesDocumented(t *testing.T) {
+	b, err := os.ReadFile("../spec/openapi.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	spec := string(b)
+	for _, c := range actionCodes {
+		if !strings.Contains(spec, "                - "+c+"\n") || !strings.Contains(spec, "| `"+c+"` |") {
+			t.Errorf("code %s is not documented in spec/openapi.yaml", c)
+		}
+	}
+	md, err := os.ReadFile("../spec/actions.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range append([]string{ReasonAgentUnbound, ReasonAgentBindingExpired, ReasonManagerIsolation, ReasonNotAContact,
+		ReasonCounterpartyAgentUnavailable, ReasonRecipientRefuses}, actionCodes...) {
+		if !strings.Contains(string(md), "`"+c+"`") {
+			t.Errorf("%s is not in spec/actions.md", c)
+		}
+	}
+}
+
+// FuzzActionBody: arbitrary bodies, signed by a bound agent, never yield
+// a 5xx, and the log grows only by one action.decision entry.
+func FuzzActionBody(f *testing.F) {
+	for _, s := range []string{
+		`{}`, `{"id":"fuzz-request-0001","action":"message/send","resource":"x","counterparty":"did:key:z6Mk","credential":"c"}`,
+		`{"id":"fuzz-request-0002","action":"file/read","resource":"files/a","args":{"size":1e9999},"credential":"urn:uuid:x"}`,
+		`{"id":"fuzz-request-0003","action":"a/../b","resource":"/..","args":{"l":[1,"a"]},"credential":"x"}`,
+		`{"id":"fuzz-request-0004","action":"message/send","resource":"x","counterparty":"did:x:y","content":"\u0000","content_digest":"sha256:` + strings.Repeat("a", 64) + `","credential":"x"}`,
+		`[`, `{"args":{"a":1,"a":2}}`,
+	} {
+		f.Add([]byte(s))
+	}
+	f.Fuzz(func(t *testing.T, body []byte) {
+		a := newActionEnv(t, false)
+		size := a.log.Size()
+		r := a.idEnv.send(a.sign(a.f.work, "POST", "/v1/actions", body))
+		if r.status >= 500 {
+			t.Fatalf("%d %s for %q", r.status, r.body, body)
+		}
+		switch n := a.log.Size(); {
+		case n == size:
+		case n == size+1:
+			eb, err := a.log.Entry(size)
+			if err != nil {
+				t.Fatal(err)
+			}
+			e, err := transparency.ParseEntry(eb)
+			if err != nil || e.Type != "action.decision" || r.status/100 != 2 {
+				t.Errorf("logged %s (%v) with status %d", eb, err, r.status)
+			}
+		default:
+			t.Errorf("log grew by %d", n-size)
+		}
+		if r.status/100 == 2 {
+			var resp ActionResponse
+			if err := json.Unmarshal(r.body, &resp); err != nil || resp.Index != size {
+				t.Errorf("answer %s", r.body)
+			}
+		}
+	})
+}
