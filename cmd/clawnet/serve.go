@@ -29,6 +29,7 @@ import (
 	"github.com/clawnet/ledger/did/registry"
 	"github.com/clawnet/ledger/did/web"
 	"github.com/clawnet/ledger/server"
+	"github.com/clawnet/ledger/server/mailbox"
 	"github.com/clawnet/ledger/transparency/sequencer"
 	"github.com/clawnet/ledger/transparency/store"
 	"github.com/clawnet/ledger/vc/grant"
@@ -321,6 +322,7 @@ func serve(ctx context.Context, cfg serveConfig, stdout io.Writer, logger *slog.
 			Status:            lists, IssuerKey: issuerKey.Priv,
 			Issuers: issuers,
 			Grants:  grants,
+			Mailbox: mailbox.New(db, mailbox.Options{}),
 		},
 	})
 	if err != nil {
