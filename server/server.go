@@ -30,6 +30,7 @@ import (
 
 	"github.com/clawnet/ledger/did"
 	"github.com/clawnet/ledger/did/registry"
+	"github.com/clawnet/ledger/server/events"
 	"github.com/clawnet/ledger/server/mailbox"
 	"github.com/clawnet/ledger/transparency"
 	"github.com/clawnet/ledger/transparency/sequencer"
@@ -123,6 +124,12 @@ type IdentityConfig struct {
 	// Mailbox holds the agents' inboxes (spec/inbox.md); nil disables the
 	// inbox endpoints and message delivery.
 	Mailbox *mailbox.Mailbox
+	// Events holds the owners' and agents' event streams (spec/events.md);
+	// nil disables the event endpoints (and emit does nothing).
+	// EventHeartbeat is the streams' heartbeat; 0 means
+	// DefaultEventHeartbeat.
+	Events         *events.Streams
+	EventHeartbeat time.Duration
 }
 
 // maxBodySize bounds every request body.
@@ -161,6 +168,10 @@ type Server struct {
 	grantSetCache grantSets
 	// mailbox holds the agents' inboxes (nil: disabled).
 	mailbox *mailbox.Mailbox
+	// events holds the event streams (nil: disabled); sse is the serving
+	// side of them (eventsapi.go).
+	events *events.Streams
+	sse    eventStreams
 }
 
 // New returns a server for cfg.
@@ -222,6 +233,12 @@ func New(cfg Config) (*Server, error) {
 		}
 		s.registry, s.didWebHost, s.contactTTL = id.Registry, id.DIDWebHost, id.ContactRequestTTL
 		s.mailbox = id.Mailbox
+		if s.events = id.Events; s.events != nil {
+			s.sse = eventStreams{heartbeat: id.EventHeartbeat, closed: make(chan struct{})}
+			if s.sse.heartbeat <= 0 {
+				s.sse.heartbeat = DefaultEventHeartbeat
+			}
+		}
 		if (id.Status == nil) != (id.IssuerKey == nil) {
 			return nil, errors.New("server: Config.Identity needs both Status and IssuerKey, or neither")
 		}
@@ -280,6 +297,9 @@ func (s *Server) routeTable() []route {
 	}
 	if s.mailbox != nil {
 		routes = append(routes, s.inboxRoutes()...)
+	}
+	if s.events != nil {
+		routes = append(routes, s.eventRoutes()...)
 	}
 	if s.status != nil {
 		routes = append(routes, s.statusRoutes()...)
