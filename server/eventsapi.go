@@ -20,7 +20,8 @@ import (
 // ?last_event_id=), then sends each new one as its transaction commits:
 // the handler waits on the stream's notifier, never polls. A comment line
 // is sent every heartbeat so that proxies and clients see the connection
-// alive. The stream ends when the client goes away or the server shuts
+// alive, and a ": live" comment once the stored backlog has been sent.
+// The stream ends when the client goes away or the server shuts
 // down (CloseEvents).
 
 // Refusal codes of the event streams.
@@ -190,7 +191,8 @@ func (s *Server) agentEvents(w http.ResponseWriter, r *http.Request) error {
 }
 
 // streamEvents writes stream as Server-Sent Events from after on, until
-// the client goes away or the server shuts down. Once the headers are
+// the client goes away or the server shuts down: an opening comment, the
+// stored events, ": live", then new events and heartbeats. Once the headers are
 // sent an error can no longer be answered: it is logged and ends the
 // stream, and the client resumes from the last id it received.
 func (s *Server) streamEvents(w http.ResponseWriter, r *http.Request, stream string, after uint64) error {
@@ -221,6 +223,7 @@ func (s *Server) streamEvents(w http.ResponseWriter, r *http.Request, stream str
 	beat := time.NewTicker(s.sse.heartbeat)
 	defer beat.Stop()
 	var buf []byte
+	live := false
 	for {
 		// Take the wake-up channel before reading, so that an event that
 		// commits after the read still wakes us.
@@ -248,6 +251,15 @@ func (s *Server) streamEvents(w http.ResponseWriter, r *http.Request, stream str
 			if len(evs) < eventPage {
 				break
 			}
+		}
+		// Once the stored backlog is sent, say so: a client that only
+		// wants what is stored (clawnet events without --follow) stops
+		// here.
+		if !live {
+			if !send([]byte(": live\n\n")) {
+				return nil
+			}
+			live = true
 		}
 		select {
 		case <-wake:

@@ -218,6 +218,27 @@ func (c *sseConn) expectEvent(t testing.TB, id uint64, typ string, data string) 
 	}
 }
 
+// live reads the ": live" comment that ends the stored backlog; no event
+// may come before it.
+func (c *sseConn) live(t testing.TB) {
+	t.Helper()
+	for {
+		select {
+		case f, ok := <-c.frames:
+			switch {
+			case !ok:
+				t.Fatal("stream ended")
+			case f.id != "":
+				t.Fatalf("event %+v before the end of the backlog", f)
+			case f.comment == "live":
+				return
+			}
+		case <-time.After(20 * time.Second):
+			t.Fatal("no live comment")
+		}
+	}
+}
+
 // quiet checks that no event is pending right now.
 func (c *sseConn) quiet(t testing.TB) {
 	t.Helper()
@@ -280,6 +301,7 @@ func TestEventStreamLiveAndResume(t *testing.T) {
 	}
 	c.expectEvent(t, 4, "boundary.violation", `{"n":4}`)
 	c.expectEvent(t, 5, "action.decided", `{"n":5}`)
+	c.live(t)
 	c.quiet(t)
 	e.emitEvent(t, alice.did, "escalation.opened", evData{6})
 	c.expectEvent(t, 6, "escalation.opened", `{"n":6}`)

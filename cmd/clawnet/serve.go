@@ -29,6 +29,7 @@ import (
 	"github.com/clawnet/ledger/did/registry"
 	"github.com/clawnet/ledger/did/web"
 	"github.com/clawnet/ledger/server"
+	"github.com/clawnet/ledger/server/events"
 	"github.com/clawnet/ledger/server/mailbox"
 	"github.com/clawnet/ledger/transparency/sequencer"
 	"github.com/clawnet/ledger/transparency/store"
@@ -302,6 +303,10 @@ func serve(ctx context.Context, cfg serveConfig, stdout io.Writer, logger *slog.
 	if err != nil {
 		return err
 	}
+	streams, err := events.New(events.Config{DB: db})
+	if err != nil {
+		return err
+	}
 	resolver := &did.Resolver{
 		Hosted:     identity,
 		HostedHost: host,
@@ -323,6 +328,7 @@ func serve(ctx context.Context, cfg serveConfig, stdout io.Writer, logger *slog.
 			Issuers: issuers,
 			Grants:  grants,
 			Mailbox: mailbox.New(db, mailbox.Options{}),
+			Events:  streams,
 		},
 	})
 	if err != nil {
@@ -338,6 +344,9 @@ func serve(ctx context.Context, cfg serveConfig, stdout io.Writer, logger *slog.
 		MaxHeaderBytes:    64 << 10,
 		ErrorLog:          slog.NewLogLogger(logger.Handler(), slog.LevelWarn),
 	}
+	// Shutdown waits for open requests, and an event stream never ends
+	// by itself: end the streams when shutdown begins.
+	hs.RegisterOnShutdown(srv.CloseEvents)
 
 	fmt.Fprintf(stdout, "clawnet ledger serving on http://%s\n", addr)
 	fmt.Fprintf(stdout, "log origin: %s\n", keys.signer.Name())
