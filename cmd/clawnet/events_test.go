@@ -17,6 +17,7 @@ import (
 
 	"github.com/clawnet/ledger/did"
 	"github.com/clawnet/ledger/did/registry"
+	"github.com/clawnet/ledger/did/request"
 	"github.com/clawnet/ledger/server"
 	"github.com/clawnet/ledger/server/events"
 	"github.com/clawnet/ledger/transparency"
@@ -253,5 +254,59 @@ func TestEventsCLIRefusals(t *testing.T) {
 		if code, _, _ := runExit(t, args...); code != exitUsage {
 			t.Errorf("%v: exit %d, want %d", args, code, exitUsage)
 		}
+	}
+}
+
+// TestServeEndsEventStreamsOnShutdown: clawnet serve does not wait its
+// shutdown timeout for open event streams: they end when shutdown begins.
+func TestServeEndsEventStreamsOnShutdown(t *testing.T) {
+	dir := t.TempDir()
+	srv := startServe(t, "--addr", "127.0.0.1:0", "--data", filepath.Join(dir, "data"))
+	key := filepath.Join(dir, "alice.jwk")
+	if code, _, errs := runExit(t, "key", "new", "--out", key); code != exitOK {
+		t.Fatal(errs)
+	}
+	if code, out, errs := runExit(t, "owner", "register", "--key", key, "--server", srv.url); code != exitOK {
+		t.Fatalf("owner register: %s%s", out, errs)
+	}
+	k, err := readKeyFile(key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	req, err := http.NewRequest("GET", srv.url+"/v1/owners/"+url.PathEscape(k.DID)+"/events", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := (&request.Signer{Key: k.Priv, KID: k.KID, Audience: srv.url, Now: time.Now}).SignRequest(req); err != nil {
+		t.Fatal(err)
+	}
+	resp, err := streamClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		b, _ := io.ReadAll(resp.Body)
+		t.Fatalf("open stream: %s %s", resp.Status, b)
+	}
+	br := bufio.NewReader(resp.Body)
+	for {
+		l, err := br.ReadString('\n')
+		if err != nil {
+			t.Fatalf("stream ended before ': live': %v", err)
+		}
+		if l == ": live\n" {
+			break
+		}
+	}
+	start := time.Now()
+	if code := srv.stop(); code != exitOK {
+		t.Fatalf("serve exit %d:\n%s", code, srv.stderr)
+	}
+	if d := time.Since(start); d >= shutdownTimeout/2 {
+		t.Errorf("shutdown took %v with a stream open (timeout %v): the stream held it", d, shutdownTimeout)
+	}
+	if _, err := io.ReadAll(br); err != nil {
+		t.Logf("stream ended with %v", err) // EOF or a closed connection: both end it
 	}
 }
