@@ -15,9 +15,10 @@
 //   - Since returns committed events only, in id order.
 //   - Retention: a stream keeps its newest Retention events (10,000 by
 //     default); older ones are deleted in the transaction that appends.
-//   - Subscribe wakes its subscriber without polling when Notify is called
-//     for the stream; Notify is the caller's job, after the transaction
-//     that appended committed (Append of the log returned).
+//   - A channel from Wait is closed by the next Notify of its stream, so
+//     subscribers wake without polling; Notify is the caller's job, after
+//     the transaction that appended committed (Append of the log
+//     returned).
 //
 // # Storage layout
 //
@@ -90,9 +91,11 @@ type Streams struct {
 	retention uint64
 
 	// mu guards waiters: for each stream with subscribers, the channel
-	// that the next Notify closes. Notify replaces it by a fresh one, so a
-	// subscriber that took the channel before reading Since never misses a
-	// wake-up.
+	// that the next Notify closes. Notify removes it and the next Wait
+	// makes a fresh one, so a subscriber that took the channel before
+	// reading Since never misses a wake-up. A channel whose subscribers
+	// left stays until the stream's next Notify: at most one small
+	// channel per recipient that ever subscribed.
 	mu      sync.Mutex
 	waiters map[string]chan struct{}
 }
