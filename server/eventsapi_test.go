@@ -38,8 +38,14 @@ type evEnv struct {
 
 func newEvEnv(t *testing.T, heartbeat time.Duration) *evEnv {
 	t.Helper()
+	return newEvEnvRetention(t, heartbeat, 0)
+}
+
+// newEvEnvRetention is newEvEnv with streams that keep retention events.
+func newEvEnvRetention(t *testing.T, heartbeat time.Duration, retention int) *evEnv {
+	t.Helper()
 	e := &evEnv{idEnv: newIDEnv(t, 0)}
-	st, err := events.New(events.Config{DB: e.db})
+	st, err := events.New(events.Config{DB: e.db, Retention: retention})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -606,4 +612,54 @@ func FuzzParseLastEventID(f *testing.F) {
 			}
 		}
 	})
+}
+
+// TestEventStreamRetentionGap: a client that resumes from an id the
+// stream no longer keeps receives the oldest kept event next, and sees
+// the gap in the ids.
+func TestEventStreamRetentionGap(t *testing.T) {
+	e := newEvEnvRetention(t, time.Hour, 3)
+	alice := newKeyParty(t, "alice")
+	e.register(t, alice)
+	for i := 1; i <= 6; i++ {
+		e.emitEvent(t, alice.did, "action.decided", evData{i})
+	}
+	c, r := e.openStream(t, e.url, alice, ownerEventsPath(alice.did)+"?last_event_id=1", nil)
+	if r != nil {
+		t.Fatalf("open: %d %s", r.status, r.body)
+	}
+	for i := 4; i <= 6; i++ {
+		c.expectEvent(t, uint64(i), "action.decided", fmt.Sprintf(`{"n":%d}`, i))
+	}
+	c.live(t)
+}
+
+// TestEmitRejectsEntry: an event that cannot be appended (a stream that
+// is not a DID, a bad type) rejects the log entry that carried it.
+func TestEmitRejectsEntry(t *testing.T) {
+	e := newEvEnv(t, time.Hour)
+	size := e.log.Size()
+	for _, c := range []struct{ stream, typ string }{{"alice", "a.b"}, {"did:key:z6Mkx", "Bad Type"}} {
+		entry := &transparency.Entry{
+			Version: transparency.EntryVersion, Type: "test.event", Time: e.clock.Now(),
+			Actor: "did:key:z6Mkx", Subject: c.stream, Decision: transparency.DecisionRecorded,
+		}
+		_, err := e.log.Append(context.Background(), entry, func(tx *store.Tx) error {
+			return e.srv.emit(tx, c.stream, c.typ, evData{1})
+		})
+		if err == nil {
+			t.Errorf("emit to %q type %q: entry accepted", c.stream, c.typ)
+		}
+	}
+	if e.log.Size() != size {
+		t.Errorf("log grew from %d to %d", size, e.log.Size())
+	}
+	// Data that does not encode is refused before anything is written.
+	entry := &transparency.Entry{Version: transparency.EntryVersion, Type: "test.event", Time: e.clock.Now(),
+		Actor: "did:key:z6Mkx", Subject: "chan", Decision: transparency.DecisionRecorded}
+	if _, err := e.log.Append(context.Background(), entry, func(tx *store.Tx) error {
+		return e.srv.emit(tx, "did:key:z6Mkx", "a.b", make(chan int))
+	}); err == nil {
+		t.Error("emit of unencodable data: entry accepted")
+	}
 }
