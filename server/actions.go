@@ -17,7 +17,10 @@ import (
 
 	"github.com/clawnet/ledger/did"
 	"github.com/clawnet/ledger/did/registry"
+	"github.com/clawnet/ledger/server/events"
+	"github.com/clawnet/ledger/server/mailbox"
 	"github.com/clawnet/ledger/transparency"
+	"github.com/clawnet/ledger/transparency/sequencer"
 	"github.com/clawnet/ledger/transparency/store"
 	"github.com/clawnet/ledger/vc/grant"
 	"github.com/clawnet/ledger/vc/scope"
@@ -28,6 +31,12 @@ import (
 // decision, whatever it is, is one action.decision entry stored with the
 // decision record in one transaction; the answer carries its receipt.
 // Decisions are idempotent per (agent, request id).
+//
+// An allowed message/send is delivered to the recipient agent's inbox in
+// the decision's own transaction, and the delivery is then its own
+// message.delivered entry (spec/actions.md §7); the events of a decision
+// and of a delivery are appended in the same transactions as their entries
+// (spec/events.md §6).
 
 func (s *Server) actionRoutes() []route {
 	return []route{
@@ -56,7 +65,84 @@ const (
 	ReasonNotAContact                  = "not_a_contact"
 	ReasonCounterpartyAgentUnavailable = "counterparty_agent_unavailable"
 	ReasonRecipientRefuses             = "recipient_refuses"
+	// ReasonRecipientInboxFull: the recipient's inbox holds its bound of
+	// unacknowledged messages (mailbox.CodeInboxFull).
+	ReasonRecipientInboxFull = "recipient_inbox_full"
 )
+
+// violationScope is the boundary.violation code of a denial by the scope
+// evaluator, whose reason is the evaluator's text rather than a code.
+const violationScope = "denied_by_scope"
+
+// boundaryViolations are the denials that tell the owner one of its agents
+// tried to act outside its boundaries (spec/events.md §6): not a failure of
+// the credential, the binding or the recipient's inbox.
+var boundaryViolations = map[string]bool{
+	ReasonManagerIsolation: true, ReasonNotAContact: true, ReasonCounterpartyAgentUnavailable: true,
+	ReasonRecipientRefuses: true, violationScope: true,
+}
+
+// Event types of the action pipeline (spec/events.md §6).
+const (
+	EventActionDecided     = "action.decided"
+	EventEscalationOpened  = "escalation.opened"
+	EventBoundaryViolation = "boundary.violation"
+	EventMessageReceived   = "message.received"
+)
+
+// escalationWindow is how long an escalation waits for its owner's answer:
+// the deadline of escalation.opened.
+const escalationWindow = 30 * time.Minute
+
+// ActionDecidedEvent is the data of action.decided, on the acting agent's
+// stream.
+type ActionDecidedEvent struct {
+	ID       string                `json:"id"`
+	Decision transparency.Decision `json:"decision"`
+	Reason   string                `json:"reason"`
+	Index    uint64                `json:"index"`
+}
+
+// EscalationOpenedEvent is the data of escalation.opened, on the acting
+// agent's owner's stream. Args is the canonical arguments, omitted (and
+// ArgsOmitted set) when the event would exceed events.MaxData.
+type EscalationOpenedEvent struct {
+	Escalation   string          `json:"escalation"`
+	ID           string          `json:"id"`
+	Agent        string          `json:"agent"`
+	Action       string          `json:"action"`
+	Resource     string          `json:"resource"`
+	Counterparty string          `json:"counterparty,omitempty"`
+	Args         json.RawMessage `json:"args,omitempty"`
+	ArgsOmitted  bool            `json:"args_omitted,omitempty"`
+	Reason       string          `json:"reason"`
+	Index        uint64          `json:"index"`
+	Deadline     time.Time       `json:"deadline"`
+}
+
+// BoundaryViolationEvent is the data of boundary.violation, on the acting
+// agent's owner's stream. Code is the denial's reason code, or
+// "denied_by_scope" for the scope evaluator's denial.
+type BoundaryViolationEvent struct {
+	ID           string `json:"id"`
+	Agent        string `json:"agent"`
+	Action       string `json:"action"`
+	Resource     string `json:"resource"`
+	Counterparty string `json:"counterparty,omitempty"`
+	Code         string `json:"code"`
+	Reason       string `json:"reason"`
+	Index        uint64 `json:"index"`
+}
+
+// MessageReceivedEvent is the data of message.received, on the recipient
+// agent's stream. Index is the message.delivered entry.
+type MessageReceivedEvent struct {
+	Message   string `json:"message"`
+	From      string `json:"from"`
+	FromOwner string `json:"from_owner"`
+	Seq       uint64 `json:"seq"`
+	Index     uint64 `json:"index"`
+}
 
 // Limits of an action request (spec/actions.md §2).
 const (
@@ -91,6 +177,17 @@ type ActionResponse struct {
 	Receipt  json.RawMessage       `json:"receipt"`
 	// Escalate is the escalation id of an escalated decision.
 	Escalate string `json:"escalation,omitempty"`
+	// Delivery is the delivery of an allowed message/send.
+	Delivery *ActionDelivery `json:"delivery,omitempty"`
+}
+
+// ActionDelivery is the delivery of a message: its id, the recipient
+// agent, and the message.delivered entry with its receipt.
+type ActionDelivery struct {
+	Message   string          `json:"message"`
+	Recipient string          `json:"recipient"`
+	Index     uint64          `json:"index"`
+	Receipt   json.RawMessage `json:"receipt"`
 }
 
 // actionRecord is the stored decision under s/action/<agent>/<id>. Fields
@@ -101,9 +198,32 @@ type actionRecord struct {
 	Reason     string                `json:"reason"`
 	Index      uint64                `json:"index"`
 	Escalation string                `json:"escalation,omitempty"`
+	// The delivery of an allowed message/send: the message id, the
+	// sender's owner, the recipient agent and owner, the inbox seq, the
+	// content digest ("" if none), and the message.delivered entry (0
+	// until it is appended).
+	Message        string `json:"message,omitempty"`
+	Owner          string `json:"owner,omitempty"`
+	Recipient      string `json:"recipient,omitempty"`
+	RecipientOwner string `json:"recipient_owner,omitempty"`
+	Seq            uint64 `json:"seq,omitempty"`
+	ContentDigest  string `json:"content_digest,omitempty"`
+	DeliveryIndex  uint64 `json:"delivery_index,omitempty"`
 }
 
 func actionKey(agent, id string) []byte { return []byte(actionPrefix + agent + "/" + id) }
+
+// pendingPrefix holds one empty record per decision whose message is in
+// the inbox and whose message.delivered entry is not yet appended:
+// "s/action-delivery/<agent>/<id>", written with the decision and deleted
+// with the delivery entry, so that RecoverDeliveries reads only these.
+const pendingPrefix = "s/action-delivery/"
+
+func pendingKey(agent, id string) []byte { return []byte(pendingPrefix + agent + "/" + id) }
+
+// errDelivered is returned by a delivery's Apply when the delivery entry
+// was appended first (a retry racing with RecoverDeliveries).
+var errDelivered = errors.New("delivery already logged")
 
 // errActionExists is returned by a decision's Apply when the same (agent,
 // id) was decided first (two requests racing with the same id).
@@ -112,9 +232,10 @@ var errActionExists = errors.New("action already decided")
 // parsedAction is a validated ActionRequest.
 type parsedAction struct {
 	ActionRequest
-	args    map[string]scope.Value
-	content string // the effective content digest ("" if none)
-	fields  string // digest of the action fields
+	args     map[string]scope.Value
+	argsJSON json.RawMessage // the canonical arguments
+	content  string          // the effective content digest ("" if none)
+	fields   string          // digest of the action fields
 }
 
 // validActionID reports whether id is urn:uuid:<lowercase canonical UUID>
@@ -215,7 +336,7 @@ func parseAction(body []byte) (*parsedAction, error) {
 	if err != nil {
 		return nil, err
 	}
-	p.args = args
+	p.args, p.argsJSON = args, canon
 	if in.ContentDigest != "" && !validSHA256Digest(in.ContentDigest) {
 		return nil, badAction(`"content_digest" must be sha256: and 64 lowercase hex digits`)
 	}
@@ -299,15 +420,19 @@ func parseArgs(raw json.RawMessage) (map[string]scope.Value, json.RawMessage, er
 }
 
 // verdict is the outcome of the checks: the decision, its reason text and
-// the credential it relied on (nil if none).
+// code (a denial's code, violationScope for the scope evaluator's denial),
+// the credential it relied on (nil if none), and for an allowed
+// message/send the recipient agent.
 type verdict struct {
-	decision transparency.Decision
-	reason   string
-	authz    *transparency.AuthzRef
+	decision  transparency.Decision
+	reason    string
+	code      string
+	authz     *transparency.AuthzRef
+	recipient string
 }
 
 func deny(code, format string, args ...any) verdict {
-	return verdict{decision: transparency.DecisionDenied, reason: code + ": " + fmt.Sprintf(format, args...)}
+	return verdict{decision: transparency.DecisionDenied, code: code, reason: code + ": " + fmt.Sprintf(format, args...)}
 }
 
 // postAction serves POST /v1/actions (spec/actions.md).
@@ -327,7 +452,7 @@ func (s *Server) postAction(w http.ResponseWriter, r *http.Request) error {
 		}
 		return identityError(err)
 	}
-	if done, err := s.replayAction(w, agent.DID, p); done || err != nil {
+	if done, err := s.replayAction(r.Context(), w, agent.DID, p); done || err != nil {
 		return err
 	}
 	now := s.clock().UTC()
@@ -335,34 +460,15 @@ func (s *Server) postAction(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	e := &transparency.Entry{
-		Version: transparency.EntryVersion, Type: "action.decision", Time: now,
-		Actor: agent.DID, Owner: agent.Owner, Subject: p.ID, Authz: vd.authz,
-		Action: p.Action, Resource: p.Resource, Counterparty: p.Counterparty,
-		Decision: vd.decision, Reason: truncateUTF8(vd.reason, scope.MaxDecisionLen), RequestDigest: v.Digest,
+	a, rec, err := s.appendDecision(r.Context(), agent, p, v.Digest, vd, now, func(tx *store.Tx) error { return s.auth.recordJTI(tx, v) })
+	if mailbox.CodeOf(err) == mailbox.CodeInboxFull {
+		// Nothing was written: the same request is decided again as a
+		// denial, with its own entry.
+		vd = s.denyWith(vd, ReasonRecipientInboxFull, "the inbox of %s is full", vd.recipient)
+		a, rec, err = s.appendDecision(r.Context(), agent, p, v.Digest, vd, now, func(tx *store.Tx) error { return s.auth.recordJTI(tx, v) })
 	}
-	rec := actionRecord{Fields: p.fields, Decision: vd.decision, Reason: e.Reason}
-	k := actionKey(agent.DID, p.ID)
-	a, err := s.log.Append(r.Context(), e, func(tx *store.Tx) error {
-		switch _, err := tx.Get(k); {
-		case err == nil:
-			return errActionExists
-		case !errors.Is(err, store.ErrNotFound):
-			return err
-		}
-		rec.Index = tx.Index()
-		if rec.Decision == transparency.DecisionEscalated {
-			rec.Escalation = strconv.FormatUint(rec.Index, 10)
-		}
-		b, err := json.Marshal(rec)
-		if err != nil {
-			return err
-		}
-		tx.Set(k, b)
-		return s.auth.recordJTI(tx, v)
-	})
 	if errors.Is(err, errActionExists) {
-		if done, err := s.replayAction(w, agent.DID, p); done || err != nil {
+		if done, err := s.replayAction(r.Context(), w, agent.DID, p); done || err != nil {
 			return err
 		}
 		// The first request with this id is in a batch that failed or
@@ -377,13 +483,262 @@ func (s *Server) postAction(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return fmt.Errorf("receipt for entry %d: %w", a.Index, err)
 	}
-	return s.respondAction(w, p.ID, rec, rc, false)
+	var dl *ActionDelivery
+	if rec.Message != "" {
+		// The decision and the message are committed: if the delivery
+		// entry fails now, a retry with the same id or RecoverDeliveries
+		// appends it.
+		if dl, err = s.completeDelivery(r.Context(), agent.DID, p.ID); err != nil {
+			return err
+		}
+	}
+	return s.respondAction(w, p.ID, rec, rc, dl, false)
+}
+
+// appendDecision appends the action.decision entry of vd with, in its
+// transaction, the decision record, the inbox delivery of an allowed
+// message/send (when inboxes are on), the decision's events and extra
+// (the request's jti record). A full inbox rejects the entry with the
+// mailbox's inbox_full error, and an (agent, id) decided first with
+// errActionExists.
+func (s *Server) appendDecision(ctx context.Context, agent *registry.Agent, p *parsedAction, digest string, vd verdict, now time.Time,
+	extra func(tx *store.Tx) error) (sequencer.Appended, actionRecord, error) {
+	e := &transparency.Entry{
+		Version: transparency.EntryVersion, Type: "action.decision", Time: now,
+		Actor: agent.DID, Owner: agent.Owner, Subject: p.ID, Authz: vd.authz,
+		Action: p.Action, Resource: p.Resource, Counterparty: p.Counterparty,
+		Decision: vd.decision, Reason: truncateUTF8(vd.reason, scope.MaxDecisionLen), RequestDigest: digest,
+	}
+	rec := actionRecord{Fields: p.fields, Decision: vd.decision, Reason: e.Reason}
+	deliver := vd.decision == transparency.DecisionAllowed && p.Action == actionMessageSend && vd.recipient != "" && s.mailbox != nil
+	k := actionKey(agent.DID, p.ID)
+	streams := []string{agent.DID, agent.Owner}
+	a, err := s.log.Append(ctx, e, func(tx *store.Tx) error {
+		switch _, err := tx.Get(k); {
+		case err == nil:
+			return errActionExists
+		case !errors.Is(err, store.ErrNotFound):
+			return err
+		}
+		rec.Index = tx.Index()
+		if rec.Decision == transparency.DecisionEscalated {
+			rec.Escalation = strconv.FormatUint(rec.Index, 10)
+		}
+		if deliver {
+			m := mailbox.Message{ID: mailbox.MessageID(agent.DID, p.ID), From: agent.DID, FromOwner: agent.Owner, To: vd.recipient,
+				Action: p.Action, Resource: p.Resource, ContentDigest: p.content, DecisionIndex: rec.Index, Time: now}
+			if p.Content != nil {
+				m.Content = *p.Content
+			}
+			seq, err := s.deliver(tx, m)
+			if err != nil {
+				return err
+			}
+			rec.Message, rec.Owner, rec.Recipient, rec.RecipientOwner = m.ID, agent.Owner, vd.recipient, p.Counterparty
+			rec.Seq, rec.ContentDigest = seq, p.content
+			tx.Set(pendingKey(agent.DID, p.ID), nil)
+		}
+		b, err := json.Marshal(rec)
+		if err != nil {
+			return err
+		}
+		tx.Set(k, b)
+		if err := s.emitDecision(tx, agent, p, rec, vd.code, now); err != nil {
+			return err
+		}
+		return extra(tx)
+	})
+	s.notifyEvents(streams...)
+	return a, rec, err
+}
+
+// emitDecision appends the events of a decision (spec/events.md §6):
+// action.decided to the agent, and to its owner escalation.opened for an
+// escalation or boundary.violation for a denial of boundaryViolations.
+func (s *Server) emitDecision(tx *store.Tx, agent *registry.Agent, p *parsedAction, rec actionRecord, code string, now time.Time) error {
+	if err := s.emitFitted(tx, agent.DID, EventActionDecided,
+		ActionDecidedEvent{ID: p.ID, Decision: rec.Decision, Reason: rec.Reason, Index: rec.Index},
+		func() any {
+			return ActionDecidedEvent{ID: p.ID, Decision: rec.Decision, Reason: truncateUTF8(rec.Reason, 256), Index: rec.Index}
+		}); err != nil {
+		return err
+	}
+	switch {
+	case rec.Decision == transparency.DecisionEscalated:
+		ev := EscalationOpenedEvent{Escalation: rec.Escalation, ID: p.ID, Agent: agent.DID, Action: p.Action, Resource: p.Resource,
+			Counterparty: p.Counterparty, Args: p.argsJSON, Reason: rec.Reason, Index: rec.Index, Deadline: now.Add(escalationWindow)}
+		return s.emitFitted(tx, agent.Owner, EventEscalationOpened, ev, func() any {
+			ev.Args, ev.ArgsOmitted = nil, true
+			ev.Action, ev.Resource, ev.Reason = truncateUTF8(ev.Action, 256), truncateUTF8(ev.Resource, 256), truncateUTF8(ev.Reason, 256)
+			return ev
+		})
+	case rec.Decision == transparency.DecisionDenied && boundaryViolations[code]:
+		ev := BoundaryViolationEvent{ID: p.ID, Agent: agent.DID, Action: p.Action, Resource: p.Resource,
+			Counterparty: p.Counterparty, Code: code, Reason: rec.Reason, Index: rec.Index}
+		return s.emitFitted(tx, agent.Owner, EventBoundaryViolation, ev, func() any {
+			ev.Action, ev.Resource, ev.Reason = truncateUTF8(ev.Action, 256), truncateUTF8(ev.Resource, 256), truncateUTF8(ev.Reason, 256)
+			return ev
+		})
+	}
+	return nil
+}
+
+// emitFitted emits data to stream, or small() when data's encoding is
+// larger than an event may be: the fields a client can read in full from
+// the log or the actions API are shortened rather than the entry rejected.
+// A recipient whose DID cannot name a stream (longer than
+// events.MaxStreamLen) gets no event.
+func (s *Server) emitFitted(tx *store.Tx, stream, typ string, data any, small func() any) error {
+	if s.events == nil || !events.ValidStream(stream) {
+		return nil
+	}
+	b, err := json.Marshal(data)
+	if err != nil {
+		return fmt.Errorf("event %s: encode data: %w", typ, err)
+	}
+	if len(b) > events.MaxData {
+		return s.emit(tx, stream, typ, small())
+	}
+	return s.emit(tx, stream, typ, json.RawMessage(b))
+}
+
+// deliveryEntry is the message.delivered entry of rec, the decision of
+// agent (spec/actions.md §7).
+func deliveryEntry(agent string, rec *actionRecord, now time.Time) *transparency.Entry {
+	return &transparency.Entry{
+		Version: transparency.EntryVersion, Type: "message.delivered", Time: now,
+		Actor: agent, Owner: rec.Owner, Subject: rec.Message, Action: actionMessageSend,
+		Resource: rec.Recipient, Counterparty: rec.RecipientOwner, Decision: transparency.DecisionAllowed,
+		Reason:        "delivered: action.decision entry " + strconv.FormatUint(rec.Index, 10) + ", inbox seq " + strconv.FormatUint(rec.Seq, 10),
+		RequestDigest: rec.ContentDigest,
+	}
+}
+
+// completeDelivery appends the message.delivered entry of the decision
+// (agent, id) unless it was appended before, records its index in the
+// decision record in the same transaction, emits message.received to the
+// recipient, and returns the delivery with a receipt of that entry.
+func (s *Server) completeDelivery(ctx context.Context, agent, id string) (*ActionDelivery, error) {
+	rec, found, err := s.actionRecord(agent, id)
+	if err != nil {
+		return nil, err
+	}
+	if !found || rec.Message == "" {
+		return nil, fmt.Errorf("delivery of action %s of %s: no delivered message", id, agent)
+	}
+	if rec.DeliveryIndex != 0 {
+		return s.deliveryOf(rec, nil)
+	}
+	k := actionKey(agent, id)
+	a, err := s.log.Append(ctx, deliveryEntry(agent, rec, s.clock().UTC()), func(tx *store.Tx) error {
+		b, err := tx.Get(k)
+		if err != nil {
+			return err
+		}
+		var cur actionRecord
+		if err := json.Unmarshal(b, &cur); err != nil {
+			return fmt.Errorf("decode action %s of %s: %w", id, agent, err)
+		}
+		if cur.DeliveryIndex != 0 {
+			return errDelivered
+		}
+		cur.DeliveryIndex = tx.Index()
+		if b, err = json.Marshal(cur); err != nil {
+			return err
+		}
+		tx.Set(k, b)
+		tx.Delete(pendingKey(agent, id))
+		ev := MessageReceivedEvent{Message: cur.Message, From: agent, FromOwner: cur.Owner, Seq: cur.Seq, Index: cur.DeliveryIndex}
+		return s.emitFitted(tx, cur.Recipient, EventMessageReceived, ev, func() any { return ev })
+	})
+	s.notifyEvents(rec.Recipient)
+	if errors.Is(err, errDelivered) {
+		if rec, _, err = s.actionRecord(agent, id); err != nil {
+			return nil, err
+		}
+		return s.deliveryOf(rec, nil)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("delivery of action %s of %s: %w", id, agent, err)
+	}
+	s.logger.Info("message delivered", "agent", agent, "id", id, "message", rec.Message, "recipient", rec.Recipient, "index", a.Index)
+	rec.DeliveryIndex = a.Index
+	return s.deliveryOf(rec, &a)
+}
+
+// deliveryOf is the delivery of rec with a receipt of its entry: of a,
+// just appended, or a fresh one. nil when rec delivered nothing or its
+// delivery entry is not yet appended.
+func (s *Server) deliveryOf(rec *actionRecord, a *sequencer.Appended) (*ActionDelivery, error) {
+	if rec.Message == "" || rec.DeliveryIndex == 0 {
+		return nil, nil
+	}
+	var rc *transparency.Receipt
+	var err error
+	if a != nil {
+		rc, err = s.log.ReceiptFor(*a)
+	} else {
+		rc, err = s.log.Receipt(rec.DeliveryIndex)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("receipt for entry %d: %w", rec.DeliveryIndex, err)
+	}
+	rb, err := rc.Marshal()
+	if err != nil {
+		return nil, fmt.Errorf("receipt for entry %d: encode: %w", rec.DeliveryIndex, err)
+	}
+	return &ActionDelivery{Message: rec.Message, Recipient: rec.Recipient, Index: rec.DeliveryIndex, Receipt: rb}, nil
+}
+
+// RecoverDeliveries appends the message.delivered entries that a crash
+// between a decision and its delivery entry left missing (spec/actions.md
+// §7.3) and returns how many it appended. Call it at startup, before
+// serving; it is idempotent, and safe while serving (a retry racing with it
+// appends nothing twice). Without inboxes it does nothing.
+func (s *Server) RecoverDeliveries(ctx context.Context) (int, error) {
+	if s.auth == nil || s.mailbox == nil {
+		return 0, nil
+	}
+	type pending struct{ agent, id string }
+	var todo []pending
+	start := []byte(pendingPrefix)
+	end := []byte(strings.TrimSuffix(pendingPrefix, "/") + "0")
+	err := s.auth.db.Scan(start, end, func(k, _ []byte) (bool, error) {
+		rest := string(k[len(pendingPrefix):])
+		i := strings.LastIndexByte(rest, '/')
+		if i <= 0 {
+			return false, fmt.Errorf("malformed pending delivery key %q", k)
+		}
+		todo = append(todo, pending{rest[:i], rest[i+1:]})
+		return true, nil
+	})
+	if err != nil {
+		return 0, fmt.Errorf("recover deliveries: %w", err)
+	}
+	n := 0
+	for _, p := range todo {
+		before, _, err := s.actionRecord(p.agent, p.id)
+		if err != nil {
+			return n, fmt.Errorf("recover deliveries: %w", err)
+		}
+		if _, err := s.completeDelivery(ctx, p.agent, p.id); err != nil {
+			return n, fmt.Errorf("recover deliveries: %w", err)
+		}
+		if before != nil && before.DeliveryIndex == 0 {
+			n++
+		}
+	}
+	if n > 0 {
+		s.logger.Info("recovered deliveries", "count", n)
+	}
+	return n, nil
 }
 
 // replayAction answers a request whose (agent, id) was decided before:
 // the stored decision if the fields are the same, action_id_conflict
-// otherwise. done is false when there is no stored decision.
-func (s *Server) replayAction(w http.ResponseWriter, agent string, p *parsedAction) (done bool, err error) {
+// otherwise. done is false when there is no stored decision. A delivered
+// message whose delivery entry is missing gets it now.
+func (s *Server) replayAction(ctx context.Context, w http.ResponseWriter, agent string, p *parsedAction) (done bool, err error) {
 	rec, found, err := s.actionRecord(agent, p.ID)
 	if err != nil || !found {
 		return false, err
@@ -395,7 +750,13 @@ func (s *Server) replayAction(w http.ResponseWriter, agent string, p *parsedActi
 	if err != nil {
 		return true, fmt.Errorf("receipt for entry %d: %w", rec.Index, err)
 	}
-	return true, s.respondAction(w, p.ID, *rec, rc, true)
+	var dl *ActionDelivery
+	if rec.Message != "" {
+		if dl, err = s.completeDelivery(ctx, agent, p.ID); err != nil {
+			return true, err
+		}
+	}
+	return true, s.respondAction(w, p.ID, *rec, rc, dl, true)
 }
 
 func (s *Server) actionRecord(agent, id string) (*actionRecord, bool, error) {
@@ -414,7 +775,7 @@ func (s *Server) actionRecord(agent, id string) (*actionRecord, bool, error) {
 }
 
 // respondAction writes the answer: 202 for an escalation, 200 otherwise.
-func (s *Server) respondAction(w http.ResponseWriter, id string, rec actionRecord, rc *transparency.Receipt, replay bool) error {
+func (s *Server) respondAction(w http.ResponseWriter, id string, rec actionRecord, rc *transparency.Receipt, dl *ActionDelivery, replay bool) error {
 	rb, err := rc.Marshal()
 	if err != nil {
 		return fmt.Errorf("receipt for entry %d: encode: %w", rec.Index, err)
@@ -429,7 +790,7 @@ func (s *Server) respondAction(w http.ResponseWriter, id string, rec actionRecor
 	w.Header().Set("Location", "/log/v1/entries/"+strconv.FormatUint(rec.Index, 10))
 	w.Header().Set("Cache-Control", "no-store")
 	return respondJSON(w, st, ActionResponse{ID: id, Decision: rec.Decision, Reason: rec.Reason, Index: rec.Index,
-		Receipt: rb, Escalate: rec.Escalation})
+		Receipt: rb, Escalate: rec.Escalation, Delivery: dl})
 }
 
 // decideAction runs the checks of spec/actions.md §3 after the signature
@@ -474,7 +835,7 @@ func (s *Server) decideAction(ctx context.Context, agent *registry.Agent, p *par
 	case scope.Escalate:
 		vd.decision = transparency.DecisionEscalated
 	default:
-		vd.decision = transparency.DecisionDenied
+		vd.decision, vd.code = transparency.DecisionDenied, violationScope
 		return vd, nil
 	}
 	// What follows the scope decision cannot be cured by the owner's
@@ -498,6 +859,7 @@ func (s *Server) decideAction(ctx context.Context, agent *registry.Agent, p *par
 			if !ok {
 				return s.denyWith(vd, ReasonRecipientRefuses, "no delegation of %s allows message/receive from %s", ra.DID, agent.Owner), nil
 			}
+			vd.recipient = ra.DID
 		}
 	}
 	return vd, nil
@@ -606,9 +968,13 @@ func (s *Server) getAction(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return fmt.Errorf("receipt for entry %d: encode: %w", rec.Index, err)
 	}
+	dl, err := s.deliveryOf(rec, nil)
+	if err != nil {
+		return err
+	}
 	w.Header().Set("Cache-Control", "no-store")
 	return respondJSON(w, http.StatusOK, ActionResponse{ID: id, Decision: rec.Decision, Reason: rec.Reason,
-		Index: rec.Index, Receipt: rb, Escalate: rec.Escalation})
+		Index: rec.Index, Receipt: rb, Escalate: rec.Escalation, Delivery: dl})
 }
 
 // truncateUTF8 cuts s to at most n bytes at a character boundary, ending

@@ -6,7 +6,10 @@ import (
 	"net/url"
 	"testing"
 
+	"github.com/clawnet/ledger/did"
 	"github.com/clawnet/ledger/did/request"
+	"github.com/clawnet/ledger/server/events"
+	"github.com/clawnet/ledger/server/mailbox"
 	"github.com/clawnet/ledger/transparency"
 	"github.com/clawnet/ledger/vc/binding"
 )
@@ -23,6 +26,8 @@ type actionEnv struct {
 	bobCred          string
 	workCredDigest   string
 	recipientGranted bool
+	// streams is the event streams of withStreams.
+	streams *events.Streams
 }
 
 // senderScopes: messages to contacts; two explicit counterparties (to reach
@@ -144,4 +149,83 @@ func (a *actionEnv) authz() *transparency.AuthzRef {
 func (a *actionEnv) send(id string) map[string]any {
 	return map[string]any{"id": id, "action": "message/send", "resource": "calendar/2026-12-01",
 		"counterparty": a.f.bob.did, "content": "lunch on Tuesday?", "credential": a.workCred}
+}
+
+// withStreams rebuilds the server over the same database, log and
+// registries with inboxes (at most max unacknowledged messages; 0: the
+// default) and event streams on, as clawnet serve wires them, like a
+// restart: the in-memory caches start empty.
+func (a *actionEnv) withStreams(t *testing.T, max int) {
+	t.Helper()
+	st, err := events.New(events.Config{DB: a.db})
+	if err != nil {
+		t.Fatal(err)
+	}
+	s, err := New(Config{
+		Log: a.log, VerifierKey: a.vkey, Clock: a.clock.Now,
+		Resolver: &did.Resolver{Hosted: a.reg, HostedHost: a.host, Cache: did.NewCache(1000, a.clock.Now)},
+		Identity: &IdentityConfig{
+			PublicURL: a.url, DIDWebHost: a.host, DB: a.db, Registry: a.reg,
+			Status: a.lists, IssuerKey: a.issuerKey, Grants: a.grants,
+			Mailbox: mailbox.New(a.db, mailbox.Options{MaxUnacked: max}), Events: st,
+		},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(s.CloseEvents)
+	h := s.Handler()
+	a.current.Store(&h)
+	a.grantEnv.srv, a.streams = s, st
+}
+
+// streamOf returns every stored event of stream.
+func (a *actionEnv) streamOf(t *testing.T, stream string) []events.Event {
+	t.Helper()
+	evs, err := a.streams.Since(stream, 0, 100_000)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return evs
+}
+
+// eventsOf returns the data of the events of type typ in stream, decoded
+// strictly into a new T each.
+func eventsOf[T any](t *testing.T, a *actionEnv, stream, typ string) []T {
+	t.Helper()
+	var out []T
+	for _, e := range a.streamOf(t, stream) {
+		if e.Type == typ {
+			var v T
+			decodeStrict(t, e.Data, &v)
+			out = append(out, v)
+		}
+	}
+	return out
+}
+
+// inbox lists the agent p's inbox over HTTP, signed by p.
+func (a *actionEnv) inbox(t *testing.T, p *idParty) InboxPage {
+	t.Helper()
+	r, _ := a.call(p, "GET", "/v1/agents/"+url.PathEscape(p.did)+"/inbox", nil)
+	if r.status != 200 {
+		t.Fatalf("GET inbox of %s: %d %s", p.name, r.status, r.body)
+	}
+	var page InboxPage
+	decodeStrict(t, r.body, &page)
+	return page
+}
+
+// verifyReceipt verifies a receipt and returns its entry and index.
+func (a *actionEnv) verifyReceipt(t *testing.T, b json.RawMessage) (*transparency.Entry, uint64) {
+	t.Helper()
+	rc, err := transparency.ParseReceipt(b)
+	if err != nil {
+		t.Fatal(err)
+	}
+	vr, err := transparency.VerifyReceipt(rc, a.verifier)
+	if err != nil {
+		t.Fatalf("receipt does not verify: %v", err)
+	}
+	return vr.Entry, vr.Index
 }

@@ -1,15 +1,21 @@
 package server
 
 import (
+	"bytes"
+	"context"
 	"crypto/sha256"
 	"encoding/json"
 	"net/http"
+	"net/url"
 	"os"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/clawnet/ledger/did/request"
+	"github.com/clawnet/ledger/server/mailbox"
 	"github.com/clawnet/ledger/transparency"
+	"github.com/clawnet/ledger/transparency/store"
 	"github.com/clawnet/ledger/vc/binding"
 )
 
@@ -315,4 +321,338 @@ func FuzzActionBody(f *testing.F) {
 			}
 		}
 	})
+}
+
+// postDelivered sends an allowed message/send by the work agent that must
+// be delivered, checks the answer, both receipts and the delivery entry,
+// and returns the answer.
+func (a *actionEnv) postDelivered(t *testing.T, body map[string]any) ActionResponse {
+	t.Helper()
+	f := a.f
+	size := a.log.Size()
+	r, _ := a.act(f.work, body)
+	if r.status != http.StatusOK {
+		t.Fatalf("POST /v1/actions: %d %s", r.status, r.body)
+	}
+	var resp ActionResponse
+	decodeStrict(t, r.body, &resp)
+	if resp.Decision != transparency.DecisionAllowed || resp.Delivery == nil {
+		t.Fatalf("answer %+v", resp)
+	}
+	if n := a.log.Size(); n != size+2 {
+		t.Errorf("log grew by %d entries, want 2 (decision, delivery)", n-size)
+	}
+	if e, i := a.verifyReceipt(t, resp.Receipt); i != resp.Index || e.Type != "action.decision" {
+		t.Errorf("decision receipt: entry %d %s", i, e.Type)
+	}
+	id := body["id"].(string)
+	dl := resp.Delivery
+	mid := mailbox.MessageID(f.work.did, id)
+	if dl.Message != mid || dl.Recipient != f.bobAgent.did || dl.Index != resp.Index+1 {
+		t.Errorf("delivery %+v, want message %s to %s at %d", dl, mid, f.bobAgent.did, resp.Index+1)
+	}
+	e, i := a.verifyReceipt(t, dl.Receipt)
+	digest := ""
+	if c, ok := body["content"].(string); ok {
+		digest = transparency.DigestSHA256(sha256.Sum256([]byte(c)))
+	}
+	want := &transparency.Entry{Version: transparency.EntryVersion, Type: "message.delivered", Time: a.clock.Now(),
+		Actor: f.work.did, Owner: f.owner.did, Subject: mid, Action: "message/send", Resource: f.bobAgent.did,
+		Counterparty: f.bob.did, Decision: transparency.DecisionAllowed, Reason: e.Reason, RequestDigest: digest}
+	wb, _ := json.Marshal(want)
+	gb, _ := json.Marshal(e)
+	if i != dl.Index || !bytes.Equal(wb, gb) || !strings.HasPrefix(e.Reason, "delivered: action.decision entry "+itoa(resp.Index)+", inbox seq ") {
+		t.Errorf("delivery entry %d\n%s\nwant\n%s", i, gb, wb)
+	}
+	return resp
+}
+
+func TestActionMessageDelivered(t *testing.T) {
+	a := newActionEnv(t, true)
+	a.withStreams(t, 0)
+	f := a.f
+	body := a.send("deliver-00000001")
+	resp := a.postDelivered(t, body)
+	mid := resp.Delivery.Message
+
+	page := a.inbox(t, f.bobAgent)
+	if len(page.Messages) != 1 {
+		t.Fatalf("inbox %+v, want one message", page)
+	}
+	m := page.Messages[0]
+	if m.ID != mid || m.From != f.work.did || m.FromOwner != f.owner.did || m.Action != "message/send" ||
+		m.Resource != "calendar/2026-12-01" || m.Content != "lunch on Tuesday?" || m.DecisionIndex != resp.Index ||
+		m.ContentDigest != transparency.DigestSHA256(sha256.Sum256([]byte("lunch on Tuesday?"))) || m.Seq != 1 {
+		t.Errorf("message %+v", m)
+	}
+
+	// A retry with the same id: the stored decision and delivery, nothing
+	// logged, nothing delivered again.
+	before := a.snap(t)
+	r, _ := a.act(f.work, body)
+	var again ActionResponse
+	decodeStrict(t, r.body, &again)
+	if r.status != http.StatusOK || r.header.Get("Idempotent-Replay") != "true" || again.Index != resp.Index ||
+		again.Delivery == nil || again.Delivery.Index != resp.Delivery.Index || again.Delivery.Message != mid {
+		t.Errorf("retry: %d %+v", r.status, again)
+	}
+	if _, i := a.verifyReceipt(t, again.Delivery.Receipt); i != resp.Delivery.Index {
+		t.Errorf("retry: delivery receipt of %d", i)
+	}
+	a.unchanged(t, before)
+	if page := a.inbox(t, f.bobAgent); len(page.Messages) != 1 {
+		t.Errorf("after retry: %d messages", len(page.Messages))
+	}
+	// Reading the decision shows the delivery, to the agent and its owner.
+	for _, p := range []*idParty{f.work, f.owner} {
+		agent := ""
+		if p == f.owner {
+			agent = f.work.did
+		}
+		r := a.getAction(p, "deliver-00000001", agent)
+		var got ActionResponse
+		decodeStrict(t, r.body, &got)
+		if r.status != http.StatusOK || got.Delivery == nil || got.Delivery.Index != resp.Delivery.Index {
+			t.Errorf("GET by %s: %d %s", p.name, r.status, r.body)
+		}
+	}
+
+	// Events: the sender's action.decided, the recipient's message.received,
+	// nothing for the owner.
+	dec := eventsOf[ActionDecidedEvent](t, a, f.work.did, EventActionDecided)
+	if len(dec) != 1 || dec[0] != (ActionDecidedEvent{ID: "deliver-00000001", Decision: transparency.DecisionAllowed,
+		Reason: resp.Reason, Index: resp.Index}) {
+		t.Errorf("action.decided %+v", dec)
+	}
+	rcv := eventsOf[MessageReceivedEvent](t, a, f.bobAgent.did, EventMessageReceived)
+	if len(rcv) != 1 || rcv[0] != (MessageReceivedEvent{Message: mid, From: f.work.did, FromOwner: f.owner.did, Seq: 1,
+		Index: resp.Delivery.Index}) {
+		t.Errorf("message.received %+v", rcv)
+	}
+	if evs := a.streamOf(t, f.owner.did); len(evs) != 0 {
+		t.Errorf("owner stream %+v, want none for an allowed action", evs)
+	}
+}
+
+func TestActionRecipientRefusesDeliversNothing(t *testing.T) {
+	a := newActionEnv(t, false)
+	a.withStreams(t, 0)
+	f := a.f
+	d := a.mustDecide(t, f.work, a.send("refused-00000001"), http.StatusOK, transparency.Entry{Actor: f.work.did, Owner: f.owner.did,
+		Authz: a.authz(), Action: "message/send", Resource: "calendar/2026-12-01", Counterparty: f.bob.did,
+		Decision: transparency.DecisionDenied}, ReasonRecipientRefuses+": ")
+	if d.resp.Delivery != nil {
+		t.Errorf("delivery %+v", d.resp.Delivery)
+	}
+	if page := a.inbox(t, f.bobAgent); len(page.Messages) != 0 {
+		t.Errorf("inbox %+v", page)
+	}
+	if evs := a.streamOf(t, f.bobAgent.did); len(evs) != 0 {
+		t.Errorf("recipient stream %+v", evs)
+	}
+	bv := eventsOf[BoundaryViolationEvent](t, a, f.owner.did, EventBoundaryViolation)
+	if len(bv) != 1 || bv[0] != (BoundaryViolationEvent{ID: "refused-00000001", Agent: f.work.did, Action: "message/send",
+		Resource: "calendar/2026-12-01", Counterparty: f.bob.did, Code: ReasonRecipientRefuses, Reason: d.resp.Reason, Index: d.resp.Index}) {
+		t.Errorf("boundary.violation %+v", bv)
+	}
+}
+
+func TestActionRecipientInboxFull(t *testing.T) {
+	a := newActionEnv(t, true)
+	a.withStreams(t, 1)
+	f := a.f
+	a.postDelivered(t, a.send("inbox-full-00001"))
+	d := a.mustDecide(t, f.work, a.send("inbox-full-00002"), http.StatusOK, transparency.Entry{Actor: f.work.did, Owner: f.owner.did,
+		Authz: a.authz(), Action: "message/send", Resource: "calendar/2026-12-01", Counterparty: f.bob.did,
+		Decision: transparency.DecisionDenied}, ReasonRecipientInboxFull+": ")
+	if d.resp.Delivery != nil {
+		t.Errorf("delivery %+v", d.resp.Delivery)
+	}
+	if page := a.inbox(t, f.bobAgent); len(page.Messages) != 1 || page.Messages[0].ID != mailbox.MessageID(f.work.did, "inbox-full-00001") {
+		t.Errorf("inbox %+v", page)
+	}
+	// The denial is stored: a retry replays it even once the inbox has room.
+	if r, _ := a.call(f.bobAgent, "POST", "/v1/agents/"+url.PathEscape(f.bobAgent.did)+"/inbox/ack",
+		InboxAck{IDs: []string{mailbox.MessageID(f.work.did, "inbox-full-00001")}}); r.status != http.StatusOK {
+		t.Fatalf("ack: %d %s", r.status, r.body)
+	}
+	r, _ := a.act(f.work, a.send("inbox-full-00002"))
+	var again ActionResponse
+	decodeStrict(t, r.body, &again)
+	if r.header.Get("Idempotent-Replay") != "true" || again.Decision != transparency.DecisionDenied || again.Index != d.resp.Index {
+		t.Errorf("retry: %d %+v", r.status, again)
+	}
+	// Not a boundary violation: the agent did nothing wrong.
+	if bv := eventsOf[BoundaryViolationEvent](t, a, f.owner.did, EventBoundaryViolation); len(bv) != 0 {
+		t.Errorf("boundary.violation %+v", bv)
+	}
+	dec := eventsOf[ActionDecidedEvent](t, a, f.work.did, EventActionDecided)
+	if len(dec) != 2 || dec[1].Decision != transparency.DecisionDenied || dec[1].Index != d.resp.Index {
+		t.Errorf("action.decided %+v", dec)
+	}
+}
+
+func TestActionOwnerEvents(t *testing.T) {
+	a := newActionEnv(t, true)
+	a.withStreams(t, 0)
+	f := a.f
+	esc := a.mustDecide(t, f.work, map[string]any{"id": "payment-00000001", "action": "payment/send", "resource": "wallet/main",
+		"args": map[string]any{"currency": "EUR", "amount": 250}, "credential": a.workCred}, http.StatusAccepted,
+		transparency.Entry{Actor: f.work.did, Owner: f.owner.did, Authz: a.authz(), Action: "payment/send",
+			Resource: "wallet/main", Decision: transparency.DecisionEscalated}, `escalate by scope "pay": `)
+	scopeDenied := a.mustDecide(t, f.work, map[string]any{"id": "files-read-000001", "action": "file/read", "resource": "files/a",
+		"args": map[string]any{"size": 11}, "credential": a.workCred}, http.StatusOK,
+		transparency.Entry{Actor: f.work.did, Owner: f.owner.did, Authz: a.authz(), Action: "file/read", Resource: "files/a",
+			Decision: transparency.DecisionDenied}, "deny: constraint_failed: ")
+	iso := a.mustDecide(t, f.mgr, map[string]any{"id": "from-mgr-0000001", "action": "message/send", "resource": "x",
+		"counterparty": f.bob.did, "credential": a.workCred}, http.StatusOK,
+		transparency.Entry{Actor: f.mgr.did, Owner: f.owner.did, Action: "message/send", Resource: "x",
+			Counterparty: f.bob.did, Decision: transparency.DecisionDenied}, ReasonManagerIsolation+": ")
+	// A credential failure is not a boundary violation.
+	a.mustDecide(t, f.work, map[string]any{"id": "unknown-cred-001", "action": "file/read", "resource": "files/a",
+		"credential": "urn:uuid:00000000-0000-4000-8000-000000000000"}, http.StatusOK,
+		transparency.Entry{Actor: f.work.did, Owner: f.owner.did, Action: "file/read", Resource: "files/a",
+			Decision: transparency.DecisionDenied}, "grant_not_found: ")
+
+	eo := eventsOf[EscalationOpenedEvent](t, a, f.owner.did, EventEscalationOpened)
+	if len(eo) != 1 {
+		t.Fatalf("escalation.opened %+v", eo)
+	}
+	want := EscalationOpenedEvent{Escalation: itoa(esc.resp.Index), ID: "payment-00000001", Agent: f.work.did,
+		Action: "payment/send", Resource: "wallet/main", Args: json.RawMessage(`{"amount":250,"currency":"EUR"}`),
+		Reason: esc.resp.Reason, Index: esc.resp.Index, Deadline: a.clock.Now().UTC().Add(30 * time.Minute)}
+	if wb, gb := mustJSON(t, want), mustJSON(t, eo[0]); !bytes.Equal(wb, gb) {
+		t.Errorf("escalation.opened\n%s\nwant\n%s", gb, wb)
+	}
+	bv := eventsOf[BoundaryViolationEvent](t, a, f.owner.did, EventBoundaryViolation)
+	wantBV := []BoundaryViolationEvent{
+		{ID: "files-read-000001", Agent: f.work.did, Action: "file/read", Resource: "files/a", Code: "denied_by_scope",
+			Reason: scopeDenied.resp.Reason, Index: scopeDenied.resp.Index},
+		{ID: "from-mgr-0000001", Agent: f.mgr.did, Action: "message/send", Resource: "x", Counterparty: f.bob.did,
+			Code: ReasonManagerIsolation, Reason: iso.resp.Reason, Index: iso.resp.Index},
+	}
+	if len(bv) != 2 || bv[0] != wantBV[0] || bv[1] != wantBV[1] {
+		t.Errorf("boundary.violation\n%+v\nwant\n%+v", bv, wantBV)
+	}
+	if n := len(a.streamOf(t, f.owner.did)); n != 3 {
+		t.Errorf("owner stream has %d events, want 3", n)
+	}
+	if dec := eventsOf[ActionDecidedEvent](t, a, f.work.did, EventActionDecided); len(dec) != 3 ||
+		dec[0] != (ActionDecidedEvent{ID: "payment-00000001", Decision: transparency.DecisionEscalated, Reason: esc.resp.Reason, Index: esc.resp.Index}) {
+		t.Errorf("action.decided %+v", dec)
+	}
+}
+
+func mustJSON(t *testing.T, v any) []byte {
+	t.Helper()
+	b, err := json.Marshal(v)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
+}
+
+// crashBeforeDelivery decides body for the work agent as postAction does
+// but stops after the decision committed, as a crash would.
+func (a *actionEnv) crashBeforeDelivery(t *testing.T, body map[string]any) actionRecord {
+	t.Helper()
+	s := a.grantEnv.srv
+	p, err := parseAction(mustJSON(t, body))
+	if err != nil {
+		t.Fatal(err)
+	}
+	agent, err := s.registry.Agent(a.f.work.did)
+	if err != nil {
+		t.Fatal(err)
+	}
+	now := a.clock.Now().UTC()
+	vd, err := s.decideAction(context.Background(), agent, p, now)
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, rec, err := s.appendDecision(context.Background(), agent, p, "", vd, now, func(*store.Tx) error { return nil })
+	if err != nil {
+		t.Fatal(err)
+	}
+	if rec.Message == "" || rec.DeliveryIndex != 0 {
+		t.Fatalf("record %+v", rec)
+	}
+	return rec
+}
+
+// deliveredEntries counts the message.delivered entries of message id.
+func (a *actionEnv) deliveredEntries(t *testing.T, id string) []uint64 {
+	t.Helper()
+	var out []uint64
+	for i := uint64(0); i < a.log.Size(); i++ {
+		b, err := a.log.Entry(i)
+		if err != nil {
+			t.Fatal(err)
+		}
+		e, err := transparency.ParseEntry(b)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if e.Type == "message.delivered" && e.Subject == id {
+			out = append(out, i)
+		}
+	}
+	return out
+}
+
+func TestActionDeliveryRecovery(t *testing.T) {
+	a := newActionEnv(t, true)
+	a.withStreams(t, 0)
+	f := a.f
+	rec := a.crashBeforeDelivery(t, a.send("crashed-00000001"))
+	// The message is in the inbox with its decision; its entry is missing.
+	if page := a.inbox(t, f.bobAgent); len(page.Messages) != 1 || page.Messages[0].ID != rec.Message {
+		t.Fatalf("inbox %+v", page)
+	}
+	if got := a.deliveredEntries(t, rec.Message); len(got) != 0 {
+		t.Fatalf("delivery entries %v before recovery", got)
+	}
+	// A restart recovers it, once.
+	a.withStreams(t, 0)
+	n, err := a.grantEnv.srv.RecoverDeliveries(context.Background())
+	if err != nil || n != 1 {
+		t.Fatalf("RecoverDeliveries: %d %v", n, err)
+	}
+	if n, err := a.grantEnv.srv.RecoverDeliveries(context.Background()); err != nil || n != 0 {
+		t.Fatalf("second RecoverDeliveries: %d %v", n, err)
+	}
+	got := a.deliveredEntries(t, rec.Message)
+	if len(got) != 1 {
+		t.Fatalf("delivery entries %v, want one", got)
+	}
+	rcv := eventsOf[MessageReceivedEvent](t, a, f.bobAgent.did, EventMessageReceived)
+	if len(rcv) != 1 || rcv[0].Message != rec.Message || rcv[0].Index != got[0] || rcv[0].Seq != 1 {
+		t.Errorf("message.received %+v", rcv)
+	}
+	// The retry answers with the recovered delivery.
+	r, _ := a.act(f.work, a.send("crashed-00000001"))
+	var again ActionResponse
+	decodeStrict(t, r.body, &again)
+	if r.header.Get("Idempotent-Replay") != "true" || again.Delivery == nil || again.Delivery.Index != got[0] {
+		t.Errorf("retry: %d %s", r.status, r.body)
+	}
+
+	// Without a restart, the retry of the request itself appends the
+	// missing entry, and recovery then has nothing to do.
+	rec = a.crashBeforeDelivery(t, a.send("crashed-00000002"))
+	size := a.log.Size()
+	r, _ = a.act(f.work, a.send("crashed-00000002"))
+	decodeStrict(t, r.body, &again)
+	if r.status != http.StatusOK || again.Delivery == nil || again.Delivery.Index != size || a.log.Size() != size+1 {
+		t.Errorf("retry after crash: %d %s (log %d → %d)", r.status, r.body, size, a.log.Size())
+	}
+	if n, err := a.grantEnv.srv.RecoverDeliveries(context.Background()); err != nil || n != 0 {
+		t.Errorf("RecoverDeliveries after the retry: %d %v", n, err)
+	}
+	if got := a.deliveredEntries(t, rec.Message); len(got) != 1 {
+		t.Errorf("delivery entries %v, want one", got)
+	}
+	if page := a.inbox(t, f.bobAgent); len(page.Messages) != 2 {
+		t.Errorf("inbox %+v", page)
+	}
 }
