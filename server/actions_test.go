@@ -656,3 +656,27 @@ func TestActionDeliveryRecovery(t *testing.T) {
 		t.Errorf("inbox %+v", page)
 	}
 }
+
+// TestActionEventsOverSSE: an owner following its stream over HTTP is told
+// of its agent's escalation as the decision commits.
+func TestActionEventsOverSSE(t *testing.T) {
+	a := newActionEnv(t, true)
+	a.withStreams(t, 0)
+	f := a.f
+	ev := &evEnv{idEnv: a.idEnv}
+	c, r := ev.openStream(t, a.url, f.owner, ownerEventsPath(f.owner.did), nil)
+	if r != nil {
+		t.Fatalf("open owner stream: %d %s", r.status, r.body)
+	}
+	t.Cleanup(c.cancel)
+	c.opened(t)
+	c.live(t)
+	esc := a.mustDecide(t, f.work, map[string]any{"id": "payment-00000002", "action": "payment/send", "resource": "wallet/main",
+		"counterparty": f.bob.did, "args": map[string]any{"amount": 500}, "credential": a.workCred}, http.StatusAccepted,
+		transparency.Entry{Actor: f.work.did, Owner: f.owner.did, Authz: a.authz(), Action: "payment/send",
+			Resource: "wallet/main", Counterparty: f.bob.did, Decision: transparency.DecisionEscalated}, `escalate by scope "pay": `)
+	want := EscalationOpenedEvent{Escalation: itoa(esc.resp.Index), ID: "payment-00000002", Agent: f.work.did,
+		Action: "payment/send", Resource: "wallet/main", Counterparty: f.bob.did, Args: json.RawMessage(`{"amount":500}`),
+		Reason: esc.resp.Reason, Index: esc.resp.Index, Deadline: a.clock.Now().UTC().Add(escalationWindow)}
+	c.expectEvent(t, 1, EventEscalationOpened, string(mustJSON(t, want)))
+}
