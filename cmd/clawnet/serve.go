@@ -334,6 +334,14 @@ func serve(ctx context.Context, cfg serveConfig, stdout io.Writer, logger *slog.
 	if err != nil {
 		return err
 	}
+	// A crash between an allowed message's decision and its delivery entry
+	// leaves the message in the inbox without its entry: append it before
+	// serving (spec/actions.md §7).
+	if n, err := srv.RecoverDeliveries(ctx); err != nil {
+		return fmt.Errorf("recover message deliveries: %w", err)
+	} else if n > 0 {
+		logger.Info("recovered message deliveries", "entries", n)
+	}
 	go sweepReplayRecords(ctx, srv, logger)
 	hs := &http.Server{
 		Handler:           srv.Handler(),
