@@ -80,6 +80,11 @@ func cmdAct(ctx context.Context, args []string, _ io.Reader, stdout, stderr io.W
 		Decision   string `json:"decision"`
 		Reason     string `json:"reason"`
 		Escalation string `json:"escalation"`
+		Delivery   *struct {
+			Message   string `json:"message"`
+			Recipient string `json:"recipient"`
+			Index     uint64 `json:"index"`
+		} `json:"delivery"`
 	}
 	if err := json.Unmarshal(b, &res); err != nil {
 		return fail(stderr, "act", fmt.Errorf("the server's answer: %w", err))
@@ -90,6 +95,9 @@ func cmdAct(ctx context.Context, args []string, _ io.Reader, stdout, stderr io.W
 	}
 	if _, err := reportMutation(b, f.receiptPath(), stdout); err != nil {
 		return fail(stderr, "act", err)
+	}
+	if d := res.Delivery; d != nil {
+		fmt.Fprintf(stdout, "delivered as %s to %s (message.delivered, entry %d)\n", d.Message, d.Recipient, d.Index)
 	}
 	switch res.Decision {
 	case "allowed":
