@@ -179,6 +179,11 @@ type ActionResponse struct {
 	Escalate string `json:"escalation,omitempty"`
 	// Delivery is the delivery of an allowed message/send.
 	Delivery *ActionDelivery `json:"delivery,omitempty"`
+	// Answer is the outcome of an escalation (approved, denied,
+	// timed_out) and AnswerIndex its escalation.answered entry
+	// (spec/escalations.md).
+	Answer      transparency.Decision `json:"answer,omitempty"`
+	AnswerIndex uint64                `json:"answer_index,omitempty"`
 }
 
 // ActionDelivery is the delivery of a message: its id, the recipient
@@ -209,6 +214,9 @@ type actionRecord struct {
 	Seq            uint64 `json:"seq,omitempty"`
 	ContentDigest  string `json:"content_digest,omitempty"`
 	DeliveryIndex  uint64 `json:"delivery_index,omitempty"`
+	// The answer to an escalation and its escalation.answered entry.
+	Answer      transparency.Decision `json:"answer,omitempty"`
+	AnswerIndex uint64                `json:"answer_index,omitempty"`
 }
 
 func actionKey(agent, id string) []byte { return []byte(actionPrefix + agent + "/" + id) }
@@ -523,6 +531,9 @@ func (s *Server) appendDecision(ctx context.Context, agent *registry.Agent, p *p
 		rec.Index = tx.Index()
 		if rec.Decision == transparency.DecisionEscalated {
 			rec.Escalation = strconv.FormatUint(rec.Index, 10)
+			if err := putEscalation(tx, agent.Owner, agent.DID, p, vd.recipient, rec, now); err != nil {
+				return err
+			}
 		}
 		if deliver {
 			m := mailbox.Message{ID: mailbox.MessageID(agent.DID, p.ID), From: agent.DID, FromOwner: agent.Owner, To: vd.recipient,
@@ -790,7 +801,7 @@ func (s *Server) respondAction(w http.ResponseWriter, id string, rec actionRecor
 	w.Header().Set("Location", "/log/v1/entries/"+strconv.FormatUint(rec.Index, 10))
 	w.Header().Set("Cache-Control", "no-store")
 	return respondJSON(w, st, ActionResponse{ID: id, Decision: rec.Decision, Reason: rec.Reason, Index: rec.Index,
-		Receipt: rb, Escalate: rec.Escalation, Delivery: dl})
+		Receipt: rb, Escalate: rec.Escalation, Delivery: dl, Answer: rec.Answer, AnswerIndex: rec.AnswerIndex})
 }
 
 // decideAction runs the checks of spec/actions.md §3 after the signature
@@ -974,7 +985,7 @@ func (s *Server) getAction(w http.ResponseWriter, r *http.Request) error {
 	}
 	w.Header().Set("Cache-Control", "no-store")
 	return respondJSON(w, http.StatusOK, ActionResponse{ID: id, Decision: rec.Decision, Reason: rec.Reason,
-		Index: rec.Index, Receipt: rb, Escalate: rec.Escalation, Delivery: dl})
+		Index: rec.Index, Receipt: rb, Escalate: rec.Escalation, Delivery: dl, Answer: rec.Answer, AnswerIndex: rec.AnswerIndex})
 }
 
 // truncateUTF8 cuts s to at most n bytes at a character boundary, ending

@@ -310,6 +310,7 @@ func (s *Server) routeTable() []route {
 	}
 	if s.registry != nil && s.grants != nil {
 		routes = append(routes, s.actionRoutes()...)
+		routes = append(routes, s.escalationRoutes()...)
 	}
 	return routes
 }

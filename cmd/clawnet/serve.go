@@ -343,6 +343,7 @@ func serve(ctx context.Context, cfg serveConfig, stdout io.Writer, logger *slog.
 		logger.Info("recovered message deliveries", "entries", n)
 	}
 	go sweepReplayRecords(ctx, srv, logger)
+	go expireEscalations(ctx, srv, logger)
 	hs := &http.Server{
 		Handler:           srv.Handler(),
 		ReadHeaderTimeout: 10 * time.Second,
@@ -422,6 +423,26 @@ func sweepReplayRecords(ctx context.Context, srv *server.Server, logger *slog.Lo
 			} else if n > 0 {
 				logger.Debug("swept expired jti records", "deleted", n)
 			}
+		}
+	}
+}
+
+// expireEscalations times out the pending escalations past their deadline
+// now and every 30 seconds until ctx ends (spec/escalations.md §4).
+func expireEscalations(ctx context.Context, srv *server.Server, logger *slog.Logger) {
+	t := time.NewTicker(30 * time.Second)
+	defer t.Stop()
+	now := time.Now()
+	for {
+		if n, err := srv.ExpireEscalations(ctx, now); err != nil {
+			logger.Warn("expire escalations", "err", err)
+		} else if n > 0 {
+			logger.Info("escalations timed out", "count", n)
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case now = <-t.C:
 		}
 	}
 }

@@ -1,0 +1,427 @@
+package server
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/http"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/clawnet/ledger/server/mailbox"
+	"github.com/clawnet/ledger/transparency"
+	"github.com/clawnet/ledger/transparency/sequencer"
+	"github.com/clawnet/ledger/transparency/store"
+)
+
+// Escalations (spec/escalations.md): an escalated action waits for its
+// owner's answer. The escalated decision's transaction stores an
+// escalation record under its owner, so the owner can list what waits for
+// it after a restart; the answer (approve, deny) or the timeout is one
+// escalation.answered entry whose Apply re-checks that the escalation is
+// still pending, so of two concurrent answers exactly one is logged.
+
+func (s *Server) escalationRoutes() []route {
+	return []route{
+		{"GET", "/v1/escalations", s.listEscalations},
+		{"POST", "/v1/escalations/{id}/answer", s.answerEscalation},
+	}
+}
+
+// Codes of the escalation API (spec/escalations.md §5).
+const (
+	CodeEscalationNotPending = "escalation_not_pending" // 409: already answered or timed out
+	CodeEscalationExpired    = "escalation_expired"     // 410: the deadline passed before the answer
+	// CodeRecipientInboxFull refuses an approval whose message the
+	// recipient's inbox cannot take now (409; the escalation stays
+	// pending).
+	CodeRecipientInboxFull = ReasonRecipientInboxFull
+)
+
+// escalationCodes are the codes above; spec/openapi.yaml documents each.
+var escalationCodes = []string{CodeEscalationNotPending, CodeEscalationExpired, CodeRecipientInboxFull}
+
+// EventEscalationAnswered is sent to the acting agent and its owner.
+const EventEscalationAnswered = "escalation.answered"
+
+// States of an escalation.
+const (
+	EscalationPending  = "pending"
+	EscalationApproved = "approved"
+	EscalationDenied   = "denied"
+	EscalationTimedOut = "timed_out"
+)
+
+const escalationPrefix = "s/escalation/"
+
+func escalationKey(owner, id string) []byte { return []byte(escalationPrefix + owner + "/" + id) }
+
+// escalationRecord is the stored escalation under
+// s/escalation/<owner>/<id>. Content is the held message's text, kept
+// until the answer so that an approval can deliver it, then dropped.
+type escalationRecord struct {
+	Agent         string    `json:"agent"`
+	ID            string    `json:"id"`
+	Index         uint64    `json:"index"`
+	Action        string    `json:"action"`
+	Resource      string    `json:"resource"`
+	Counterparty  string    `json:"counterparty,omitempty"`
+	Recipient     string    `json:"recipient,omitempty"`
+	Content       *string   `json:"content,omitempty"`
+	ContentDigest string    `json:"content_digest,omitempty"`
+	Time          time.Time `json:"time"`
+	Deadline      time.Time `json:"deadline"`
+	State         string    `json:"state"`
+	AnswerIndex   uint64    `json:"answer_index,omitempty"`
+}
+
+// Escalation is one escalation as GET /v1/escalations lists it.
+type Escalation struct {
+	Escalation   string    `json:"escalation"`
+	ID           string    `json:"id"`
+	Agent        string    `json:"agent"`
+	Action       string    `json:"action"`
+	Resource     string    `json:"resource"`
+	Counterparty string    `json:"counterparty,omitempty"`
+	Index        uint64    `json:"index"`
+	Deadline     time.Time `json:"deadline"`
+	State        string    `json:"state"`
+	AnswerIndex  uint64    `json:"answer_index,omitempty"`
+}
+
+// EscalationAnsweredEvent is the data of escalation.answered.
+type EscalationAnsweredEvent struct {
+	Escalation string                `json:"escalation"`
+	ID         string                `json:"id"`
+	Agent      string                `json:"agent"`
+	Decision   transparency.Decision `json:"decision"`
+	Reason     string                `json:"reason"`
+	Index      uint64                `json:"index"`
+}
+
+// EscalationAnswer is the answer to POST /v1/escalations/{id}/answer.
+type EscalationAnswer struct {
+	Escalation string                `json:"escalation"`
+	ID         string                `json:"id"`
+	Agent      string                `json:"agent"`
+	Decision   transparency.Decision `json:"decision"`
+	Reason     string                `json:"reason"`
+	Index      uint64                `json:"index"`
+	Receipt    json.RawMessage       `json:"receipt"`
+	Delivery   *ActionDelivery       `json:"delivery,omitempty"`
+}
+
+// maxListedAnswered bounds the answered escalations GET /v1/escalations
+// lists after the pending ones: the newest.
+const maxListedAnswered = 100
+
+// putEscalation stores the escalation of an escalated decision, in the
+// decision's transaction.
+func putEscalation(tx *store.Tx, owner, agent string, p *parsedAction, recipient string, rec actionRecord, now time.Time) error {
+	e := escalationRecord{Agent: agent, ID: p.ID, Index: rec.Index, Action: p.Action, Resource: p.Resource,
+		Counterparty: p.Counterparty, Recipient: recipient, Content: p.Content, ContentDigest: p.content,
+		Time: now, Deadline: now.Add(escalationWindow), State: EscalationPending}
+	b, err := json.Marshal(e)
+	if err != nil {
+		return fmt.Errorf("encode escalation %s: %w", rec.Escalation, err)
+	}
+	tx.Set(escalationKey(owner, rec.Escalation), b)
+	return nil
+}
+
+// escalationsOf returns the escalation records of owner (all owners when
+// owner is ""), keyed by owner.
+func (s *Server) escalationsOf(owner string) (map[string][]escalationRecord, error) {
+	start := []byte(escalationPrefix + owner)
+	if owner != "" {
+		start = append(start, '/')
+	}
+	end := append(slices.Clone(start[:len(start)-1]), start[len(start)-1]+1)
+	out := map[string][]escalationRecord{}
+	err := s.auth.db.Scan(start, end, func(k, v []byte) (bool, error) {
+		rest := string(k[len(escalationPrefix):])
+		i := strings.LastIndexByte(rest, '/')
+		if i <= 0 {
+			return false, fmt.Errorf("malformed escalation key %q", k)
+		}
+		var e escalationRecord
+		if err := json.Unmarshal(v, &e); err != nil {
+			return false, fmt.Errorf("decode escalation %q: %w", k, err)
+		}
+		out[rest[:i]] = append(out[rest[:i]], e)
+		return true, nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("read escalations: %w", err)
+	}
+	return out, nil
+}
+
+// listEscalations serves GET /v1/escalations, signed by an owner: its
+// pending escalations, oldest first, then its newest answered ones.
+func (s *Server) listEscalations(w http.ResponseWriter, r *http.Request) error {
+	if len(r.URL.Query()) != 0 {
+		return errorf(http.StatusBadRequest, CodeBadRequest, "GET /v1/escalations takes no parameters")
+	}
+	owner, err := s.owner(w, r)
+	if err != nil {
+		return err
+	}
+	all, err := s.escalationsOf(owner)
+	if err != nil {
+		return err
+	}
+	recs := all[owner]
+	slices.SortFunc(recs, func(a, b escalationRecord) int {
+		ap, bp := a.State == EscalationPending, b.State == EscalationPending
+		switch {
+		case ap != bp:
+			if ap {
+				return -1
+			}
+			return 1
+		case ap:
+			return cmpUint(a.Index, b.Index)
+		}
+		return cmpUint(b.Index, a.Index)
+	})
+	list := []Escalation{}
+	answered := 0
+	for _, e := range recs {
+		if e.State != EscalationPending {
+			if answered == maxListedAnswered {
+				break
+			}
+			answered++
+		}
+		list = append(list, Escalation{Escalation: strconv.FormatUint(e.Index, 10), ID: e.ID, Agent: e.Agent,
+			Action: e.Action, Resource: e.Resource, Counterparty: e.Counterparty, Index: e.Index,
+			Deadline: e.Deadline, State: e.State, AnswerIndex: e.AnswerIndex})
+	}
+	w.Header().Set("Cache-Control", "no-store")
+	return respondJSON(w, http.StatusOK, struct {
+		Owner       string       `json:"owner"`
+		Escalations []Escalation `json:"escalations"`
+	}{owner, list})
+}
+
+func cmpUint(a, b uint64) int {
+	switch {
+	case a < b:
+		return -1
+	case a > b:
+		return 1
+	}
+	return 0
+}
+
+// answerEscalation serves POST /v1/escalations/{id}/answer, signed by the
+// owner of the escalated action's agent.
+func (s *Server) answerEscalation(w http.ResponseWriter, r *http.Request) error {
+	v, body, err := s.authenticated(w, r)
+	if err != nil {
+		return err
+	}
+	var in struct {
+		Decision string `json:"decision"`
+	}
+	if err := decodeBody(body, &in); err != nil {
+		return err
+	}
+	var state string
+	switch in.Decision {
+	case "approve":
+		state = EscalationApproved
+	case "deny":
+		state = EscalationDenied
+	default:
+		return errorf(http.StatusBadRequest, CodeBadJSON, `"decision" must be "approve" or "deny"`)
+	}
+	id := r.PathValue("id")
+	if n, err := strconv.ParseUint(id, 10, 64); err != nil || strconv.FormatUint(n, 10) != id {
+		return errorf(http.StatusNotFound, CodeNotFound, "no such escalation")
+	}
+	// Another owner's escalation is not found: its key is under the
+	// signer's DID.
+	b, err := s.auth.db.Get(escalationKey(v.DID, id))
+	if errors.Is(err, store.ErrNotFound) {
+		return errorf(http.StatusNotFound, CodeNotFound, "no such escalation")
+	}
+	if err != nil {
+		return fmt.Errorf("read escalation %s: %w", id, err)
+	}
+	var e escalationRecord
+	if err := json.Unmarshal(b, &e); err != nil {
+		return fmt.Errorf("decode escalation %s: %w", id, err)
+	}
+	a, dl, err := s.closeEscalation(r.Context(), v.DID, v.DID, id, e, state, v.Digest, s.clock().UTC(),
+		func(tx *store.Tx) error { return s.auth.recordJTI(tx, v) })
+	if err != nil {
+		return err
+	}
+	rc, err := s.log.ReceiptFor(a)
+	if err != nil {
+		return fmt.Errorf("receipt for entry %d: %w", a.Index, err)
+	}
+	rb, err := rc.Marshal()
+	if err != nil {
+		return fmt.Errorf("receipt for entry %d: encode: %w", a.Index, err)
+	}
+	w.Header().Set("Location", "/log/v1/entries/"+strconv.FormatUint(a.Index, 10))
+	w.Header().Set("Cache-Control", "no-store")
+	return respondJSON(w, http.StatusOK, EscalationAnswer{Escalation: id, ID: e.ID, Agent: e.Agent,
+		Decision: answerDecision(state), Reason: answerReason(state), Index: a.Index, Receipt: rb, Delivery: dl})
+}
+
+func answerDecision(state string) transparency.Decision {
+	switch state {
+	case EscalationApproved:
+		return transparency.DecisionApproved
+	case EscalationDenied:
+		return transparency.DecisionDenied
+	}
+	return transparency.DecisionTimedOut
+}
+
+func answerReason(state string) string {
+	switch state {
+	case EscalationApproved:
+		return "approved once by the owner"
+	case EscalationDenied:
+		return "denied by the owner"
+	}
+	return "timed out: no answer by the owner before the deadline"
+}
+
+// errNotPending is returned by an expiry's Apply when the escalation was
+// answered first.
+var errNotPending = errors.New("escalation not pending")
+
+// closeEscalation appends the escalation.answered entry that moves the
+// escalation id of owner from pending to state, with, in its transaction,
+// the escalation and action records, the events, the delivery of an
+// approved message/send and extra. actor is "" for a timeout. The Apply
+// refuses an escalation no longer pending (escalation_not_pending) and an
+// answer at or after the deadline (escalation_expired).
+func (s *Server) closeEscalation(ctx context.Context, owner, actor, id string, e escalationRecord, state, digest string, now time.Time,
+	extra func(tx *store.Tx) error) (a sequencer.Appended, dl *ActionDelivery, err error) {
+	ent := &transparency.Entry{
+		Version: transparency.EntryVersion, Type: "escalation.answered", Time: now,
+		Actor: actor, Owner: owner, Subject: id, Action: e.Action, Resource: e.Resource, Counterparty: e.Counterparty,
+		Decision: answerDecision(state), Reason: answerReason(state), RequestDigest: digest,
+	}
+	ek, ak := escalationKey(owner, id), actionKey(e.Agent, e.ID)
+	delivered := false
+	a, err = s.log.Append(ctx, ent, func(tx *store.Tx) error {
+		b, err := tx.Get(ek)
+		if err != nil {
+			return err
+		}
+		var cur escalationRecord
+		if err := json.Unmarshal(b, &cur); err != nil {
+			return fmt.Errorf("decode escalation %s: %w", id, err)
+		}
+		if cur.State != EscalationPending {
+			if state == EscalationTimedOut {
+				return errNotPending
+			}
+			return errorf(http.StatusConflict, CodeEscalationNotPending, "escalation %s is %s", id, cur.State)
+		}
+		if state != EscalationTimedOut && !now.Before(cur.Deadline) {
+			return errorf(http.StatusGone, CodeEscalationExpired, "escalation %s expired at %s", id, cur.Deadline.Format(time.RFC3339))
+		}
+		cur.State, cur.AnswerIndex, cur.Content = state, tx.Index(), nil
+		if b, err = json.Marshal(cur); err != nil {
+			return err
+		}
+		tx.Set(ek, b)
+		if b, err = tx.Get(ak); err != nil {
+			return fmt.Errorf("read action %s of %s: %w", e.ID, e.Agent, err)
+		}
+		var rec actionRecord
+		if err := json.Unmarshal(b, &rec); err != nil {
+			return fmt.Errorf("decode action %s of %s: %w", e.ID, e.Agent, err)
+		}
+		rec.Answer, rec.AnswerIndex = answerDecision(state), tx.Index()
+		if state == EscalationApproved && e.Action == actionMessageSend && e.Recipient != "" && s.mailbox != nil {
+			m := mailbox.Message{ID: mailbox.MessageID(e.Agent, e.ID), From: e.Agent, FromOwner: owner, To: e.Recipient,
+				Action: e.Action, Resource: e.Resource, ContentDigest: e.ContentDigest, DecisionIndex: rec.Index, Time: now}
+			if e.Content != nil {
+				m.Content = *e.Content
+			}
+			seq, err := s.deliver(tx, m)
+			if mailbox.CodeOf(err) == mailbox.CodeInboxFull {
+				return &apiError{http.StatusConflict, CodeRecipientInboxFull, "the recipient's inbox is full; answer again later", err}
+			}
+			if err != nil {
+				return err
+			}
+			rec.Message, rec.Owner, rec.Recipient, rec.RecipientOwner = m.ID, owner, e.Recipient, e.Counterparty
+			rec.Seq, rec.ContentDigest = seq, e.ContentDigest
+			tx.Set(pendingKey(e.Agent, e.ID), nil)
+			delivered = true
+		}
+		if b, err = json.Marshal(rec); err != nil {
+			return err
+		}
+		tx.Set(ak, b)
+		ev := EscalationAnsweredEvent{Escalation: id, ID: e.ID, Agent: e.Agent, Decision: ent.Decision, Reason: ent.Reason, Index: tx.Index()}
+		for _, st := range []string{e.Agent, owner} {
+			if err := s.emitFitted(tx, st, EventEscalationAnswered, ev, func() any { return ev }); err != nil {
+				return err
+			}
+		}
+		if extra != nil {
+			return extra(tx)
+		}
+		return nil
+	})
+	s.notifyEvents(e.Agent, owner)
+	if err != nil {
+		return a, nil, err
+	}
+	s.logger.Info("escalation answered", "owner", owner, "escalation", id, "decision", ent.Decision, "index", a.Index)
+	if delivered {
+		// The message is committed with the answer: if its delivery entry
+		// fails now, RecoverDeliveries appends it.
+		if dl, err = s.completeDelivery(ctx, e.Agent, e.ID); err != nil {
+			return a, nil, err
+		}
+	}
+	return a, dl, nil
+}
+
+// ExpireEscalations appends a timed_out escalation.answered entry for each
+// pending escalation whose deadline is at or before now, and returns how
+// many it closed. It is idempotent and safe while serving: an escalation
+// answered first is passed over.
+func (s *Server) ExpireEscalations(ctx context.Context, now time.Time) (int, error) {
+	if s.auth == nil {
+		return 0, nil
+	}
+	all, err := s.escalationsOf("")
+	if err != nil {
+		return 0, err
+	}
+	n := 0
+	for owner, recs := range all {
+		for _, e := range recs {
+			if e.State != EscalationPending || now.Before(e.Deadline) {
+				continue
+			}
+			id := strconv.FormatUint(e.Index, 10)
+			_, _, err := s.closeEscalation(ctx, owner, "", id, e, EscalationTimedOut, "", now.UTC(), nil)
+			if errors.Is(err, errNotPending) {
+				continue
+			}
+			if err != nil {
+				return n, fmt.Errorf("expire escalation %s of %s: %w", id, owner, err)
+			}
+			n++
+		}
+	}
+	return n, nil
+}

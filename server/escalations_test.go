@@ -1,0 +1,198 @@
+package server
+
+import (
+	"context"
+	"net/http"
+	"os"
+	"strings"
+	"sync"
+	"testing"
+
+	"github.com/clawnet/ledger/transparency"
+)
+
+// escalate makes the work agent's payment of amount escalate and returns
+// its escalation id.
+func (a *actionEnv) escalate(t *testing.T, id string) string {
+	t.Helper()
+	d := a.mustDecide(t, a.f.work, map[string]any{"id": id, "action": "payment/send", "resource": "wallet/main",
+		"args": map[string]any{"amount": 500}, "credential": a.workCred}, http.StatusAccepted,
+		transparency.Entry{Actor: a.f.work.did, Owner: a.f.owner.did, Authz: a.authz(), Action: "payment/send",
+			Resource: "wallet/main", Decision: transparency.DecisionEscalated}, `escalate by scope "pay": `)
+	return d.resp.Escalate
+}
+
+func (a *actionEnv) listEscalations(t *testing.T, p *idParty) []Escalation {
+	t.Helper()
+	r, _ := a.call(p, "GET", "/v1/escalations", nil)
+	if r.status != http.StatusOK {
+		t.Fatalf("GET /v1/escalations: %d %s", r.status, r.body)
+	}
+	var out struct {
+		Owner       string       `json:"owner"`
+		Escalations []Escalation `json:"escalations"`
+	}
+	decodeStrict(t, r.body, &out)
+	return out.Escalations
+}
+
+func (a *actionEnv) answer(p *idParty, id, decision string) response {
+	r, _ := a.call(p, "POST", "/v1/escalations/"+id+"/answer", map[string]any{"decision": decision})
+	return r
+}
+
+func TestEscalationAnswer(t *testing.T) {
+	a := newActionEnv(t, true)
+	a.withStreams(t, 0)
+	f := a.f
+	esc := a.escalate(t, "payment-esc-00001")
+	l := a.listEscalations(t, f.owner)
+	if len(l) != 1 || l[0].Escalation != esc || l[0].State != EscalationPending || l[0].ID != "payment-esc-00001" ||
+		!l[0].Deadline.Equal(a.clock.Now().Add(escalationWindow)) {
+		t.Fatalf("listed %+v", l)
+	}
+	if l := a.listEscalations(t, f.bob); len(l) != 0 {
+		t.Errorf("bob sees %+v", l)
+	}
+	// Only the agent's owner answers: another owner's answer finds nothing.
+	wantError(t, a.answer(f.bob, esc, "approve"), http.StatusNotFound, CodeNotFound)
+	wantError(t, a.answer(f.owner, esc, "maybe"), http.StatusBadRequest, CodeBadJSON)
+	wantError(t, a.answer(f.owner, "0"+esc, "approve"), http.StatusNotFound, CodeNotFound)
+	size := a.log.Size()
+	r := a.answer(f.owner, esc, "approve")
+	if r.status != http.StatusOK {
+		t.Fatalf("approve: %d %s", r.status, r.body)
+	}
+	var ans EscalationAnswer
+	decodeStrict(t, r.body, &ans)
+	e, idx := a.verifyReceipt(t, ans.Receipt)
+	if a.log.Size() != size+1 || idx != ans.Index || e.Type != "escalation.answered" || e.Actor != f.owner.did ||
+		e.Owner != f.owner.did || e.Subject != esc || e.Decision != transparency.DecisionApproved ||
+		e.Reason != "approved once by the owner" || e.Action != "payment/send" || e.Resource != "wallet/main" || e.RequestDigest == "" {
+		t.Errorf("answer entry %+v at %d", e, idx)
+	}
+	var got ActionResponse
+	decodeStrict(t, a.getAction(f.work, "payment-esc-00001", "").body, &got)
+	if got.Answer != transparency.DecisionApproved || got.AnswerIndex != ans.Index || got.Decision != transparency.DecisionEscalated {
+		t.Errorf("action after approval %+v", got)
+	}
+	for _, st := range []string{f.work.did, f.owner.did} {
+		evs := eventsOf[EscalationAnsweredEvent](t, a, st, EventEscalationAnswered)
+		if len(evs) != 1 || evs[0] != (EscalationAnsweredEvent{Escalation: esc, ID: "payment-esc-00001", Agent: f.work.did,
+			Decision: transparency.DecisionApproved, Reason: "approved once by the owner", Index: ans.Index}) {
+			t.Errorf("events of %s: %+v", st, evs)
+		}
+	}
+	wantError(t, a.answer(f.owner, esc, "deny"), http.StatusConflict, CodeEscalationNotPending)
+	if l := a.listEscalations(t, f.owner); len(l) != 1 || l[0].State != EscalationApproved || l[0].AnswerIndex != ans.Index {
+		t.Errorf("listed after the answer %+v", l)
+	}
+
+	// Deny, and an answer after the deadline.
+	esc2 := a.escalate(t, "payment-esc-00002")
+	r = a.answer(f.owner, esc2, "deny")
+	decodeStrict(t, r.body, &ans)
+	if r.status != http.StatusOK || ans.Decision != transparency.DecisionDenied || ans.Reason != "denied by the owner" {
+		t.Errorf("deny: %d %s", r.status, r.body)
+	}
+	esc3 := a.escalate(t, "payment-esc-00003")
+	a.clock.Advance(escalationWindow)
+	size = a.log.Size()
+	wantError(t, a.answer(f.owner, esc3, "approve"), http.StatusGone, CodeEscalationExpired)
+	if a.log.Size() != size {
+		t.Errorf("a refused answer was logged")
+	}
+}
+
+// TestEscalationConcurrentAnswers: of concurrent answers over HTTP,
+// exactly one is logged.
+func TestEscalationConcurrentAnswers(t *testing.T) {
+	a := newActionEnv(t, true)
+	f := a.f
+	esc := a.escalate(t, "payment-race-0001")
+	size := a.log.Size()
+	const n = 8
+	codes := make([]int, n)
+	var wg sync.WaitGroup
+	for i := range n {
+		wg.Go(func() {
+			codes[i] = a.answer(f.owner, esc, []string{"approve", "deny"}[i%2]).status
+		})
+	}
+	wg.Wait()
+	ok := 0
+	for _, c := range codes {
+		switch c {
+		case http.StatusOK:
+			ok++
+		case http.StatusConflict:
+		default:
+			t.Errorf("status %d", c)
+		}
+	}
+	if ok != 1 || a.log.Size() != size+1 {
+		t.Errorf("%d answers won, log grew by %d", ok, a.log.Size()-size)
+	}
+}
+
+// TestEscalationExpiry: a pending escalation survives a restart and times
+// out after it, once.
+func TestEscalationExpiry(t *testing.T) {
+	a := newActionEnv(t, true)
+	f := a.f
+	esc := a.escalate(t, "payment-exp-00001")
+	a.withStreams(t, 0) // a restart
+	ctx := context.Background()
+	if n, err := a.srv.ExpireEscalations(ctx, a.clock.Now()); n != 0 || err != nil {
+		t.Fatalf("expired %d before the deadline: %v", n, err)
+	}
+	if l := a.listEscalations(t, f.owner); len(l) != 1 || l[0].State != EscalationPending {
+		t.Fatalf("after restart %+v", l)
+	}
+	a.clock.Advance(escalationWindow)
+	size := a.log.Size()
+	if n, err := a.srv.ExpireEscalations(ctx, a.clock.Now()); n != 1 || err != nil {
+		t.Fatalf("expired %d: %v", n, err)
+	}
+	if n, err := a.srv.ExpireEscalations(ctx, a.clock.Now()); n != 0 || err != nil {
+		t.Fatalf("expired %d again: %v", n, err)
+	}
+	if a.log.Size() != size+1 {
+		t.Errorf("log grew by %d", a.log.Size()-size)
+	}
+	l := a.listEscalations(t, f.owner)
+	if len(l) != 1 || l[0].State != EscalationTimedOut {
+		t.Fatalf("after expiry %+v", l)
+	}
+	var got ActionResponse
+	decodeStrict(t, a.getAction(f.work, "payment-exp-00001", "").body, &got)
+	if got.Answer != transparency.DecisionTimedOut || got.AnswerIndex != l[0].AnswerIndex {
+		t.Errorf("action %+v", got)
+	}
+	wantError(t, a.answer(f.owner, esc, "approve"), http.StatusConflict, CodeEscalationNotPending)
+	evs := eventsOf[EscalationAnsweredEvent](t, a, f.owner.did, EventEscalationAnswered)
+	if len(evs) != 1 || evs[0].Decision != transparency.DecisionTimedOut || !strings.HasPrefix(evs[0].Reason, "timed out") {
+		t.Errorf("events %+v", evs)
+	}
+}
+
+// TestEscalationCodesDocumented: every escalation code is in the Error
+// enum and an error table of spec/openapi.yaml and in spec/escalations.md.
+func TestEscalationCodesDocumented(t *testing.T) {
+	spec, err := os.ReadFile("../spec/openapi.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	md, err := os.ReadFile("../spec/escalations.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range escalationCodes {
+		if !strings.Contains(string(spec), "                - "+c+"\n") || !strings.Contains(string(spec), "| `"+c+"` |") {
+			t.Errorf("code %s is not documented in spec/openapi.yaml", c)
+		}
+		if !strings.Contains(string(md), "`"+c+"`") {
+			t.Errorf("code %s is not in spec/escalations.md", c)
+		}
+	}
+}
