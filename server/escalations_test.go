@@ -196,3 +196,48 @@ func TestEscalationCodesDocumented(t *testing.T) {
 		}
 	}
 }
+
+// TestEscalationApprovedMessage: an approved message/send is delivered to
+// the recipient's inbox with its message.delivered entry.
+func TestEscalationApprovedMessage(t *testing.T) {
+	a := newActionEnv(t, true)
+	a.withStreams(t, 0)
+	f := a.f
+	body, credID := a.issue(t, cred{issuer: f.owner, subject: f.work.did,
+		scopes: `[{"id":"big","effect":"allow","actions":["message/send"],"resources":["big/**"],"counterparties":["contacts"],` +
+			`"constraints":[{"arg":"n","op":"<=","value":1}],"outside":"escalate"}]`,
+		status: a.allocate(t, f.owner, f.owner.did, false)})
+	a.mustGrant(t, f.owner, f.owner.did, body, credID, "")
+	r, _ := a.act(f.work, map[string]any{"id": "message-esc-00001", "action": "message/send", "resource": "big/x",
+		"counterparty": f.bob.did, "args": map[string]any{"n": 5}, "content": "held for approval", "credential": credID})
+	if r.status != http.StatusAccepted {
+		t.Fatalf("escalate: %d %s", r.status, r.body)
+	}
+	var d ActionResponse
+	decodeStrict(t, r.body, &d)
+	if page := a.inbox(t, f.bobAgent); len(page.Messages) != 0 {
+		t.Fatalf("delivered before the answer: %+v", page)
+	}
+	r = a.answer(f.owner, d.Escalate, "approve")
+	if r.status != http.StatusOK {
+		t.Fatalf("approve: %d %s", r.status, r.body)
+	}
+	var ans EscalationAnswer
+	decodeStrict(t, r.body, &ans)
+	if ans.Delivery == nil || ans.Delivery.Recipient != f.bobAgent.did || ans.Delivery.Index != ans.Index+1 {
+		t.Fatalf("delivery %+v (answer at %d)", ans.Delivery, ans.Index)
+	}
+	e, _ := a.verifyReceipt(t, ans.Delivery.Receipt)
+	if e.Type != "message.delivered" || e.Actor != f.work.did || e.Counterparty != f.bob.did {
+		t.Errorf("delivery entry %+v", e)
+	}
+	page := a.inbox(t, f.bobAgent)
+	if len(page.Messages) != 1 || page.Messages[0].Content != "held for approval" || page.Messages[0].ID != ans.Delivery.Message {
+		t.Errorf("inbox %+v", page)
+	}
+	var got ActionResponse
+	decodeStrict(t, a.getAction(f.work, "message-esc-00001", "").body, &got)
+	if got.Delivery == nil || got.Delivery.Index != ans.Delivery.Index || got.Answer != transparency.DecisionApproved {
+		t.Errorf("action %+v", got)
+	}
+}
