@@ -59,6 +59,13 @@ const escalationPrefix = "s/escalation/"
 
 func escalationKey(owner, id string) []byte { return []byte(escalationPrefix + owner + "/" + id) }
 
+// openPrefix holds one empty record per pending escalation,
+// "s/escalation-open/<owner>/<id>", written with the escalation and deleted
+// when it closes, so that ExpireEscalations reads only the pending ones.
+const openPrefix = "s/escalation-open/"
+
+func openKey(owner, id string) []byte { return []byte(openPrefix + owner + "/" + id) }
+
 // escalationRecord is the stored escalation under
 // s/escalation/<owner>/<id>. Content is the held message's text, kept
 // until the answer so that an approval can deliver it, then dropped.
@@ -129,33 +136,25 @@ func putEscalation(tx *store.Tx, owner, agent string, p *parsedAction, recipient
 		return fmt.Errorf("encode escalation %s: %w", rec.Escalation, err)
 	}
 	tx.Set(escalationKey(owner, rec.Escalation), b)
+	tx.Set(openKey(owner, rec.Escalation), nil)
 	return nil
 }
 
-// escalationsOf returns the escalation records of owner (all owners when
-// owner is ""), keyed by owner.
-func (s *Server) escalationsOf(owner string) (map[string][]escalationRecord, error) {
-	start := []byte(escalationPrefix + owner)
-	if owner != "" {
-		start = append(start, '/')
-	}
-	end := append(slices.Clone(start[:len(start)-1]), start[len(start)-1]+1)
-	out := map[string][]escalationRecord{}
+// escalationsOf returns the escalation records of owner.
+func (s *Server) escalationsOf(owner string) ([]escalationRecord, error) {
+	start := []byte(escalationPrefix + owner + "/")
+	end := []byte(escalationPrefix + owner + "0") // '0' follows '/'
+	var out []escalationRecord
 	err := s.auth.db.Scan(start, end, func(k, v []byte) (bool, error) {
-		rest := string(k[len(escalationPrefix):])
-		i := strings.LastIndexByte(rest, '/')
-		if i <= 0 {
-			return false, fmt.Errorf("malformed escalation key %q", k)
-		}
 		var e escalationRecord
 		if err := json.Unmarshal(v, &e); err != nil {
 			return false, fmt.Errorf("decode escalation %q: %w", k, err)
 		}
-		out[rest[:i]] = append(out[rest[:i]], e)
+		out = append(out, e)
 		return true, nil
 	})
 	if err != nil {
-		return nil, fmt.Errorf("read escalations: %w", err)
+		return nil, fmt.Errorf("read escalations of %s: %w", owner, err)
 	}
 	return out, nil
 }
@@ -170,11 +169,10 @@ func (s *Server) listEscalations(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	all, err := s.escalationsOf(owner)
+	recs, err := s.escalationsOf(owner)
 	if err != nil {
 		return err
 	}
-	recs := all[owner]
 	slices.SortFunc(recs, func(a, b escalationRecord) int {
 		ap, bp := a.State == EscalationPending, b.State == EscalationPending
 		switch {
@@ -338,6 +336,7 @@ func (s *Server) closeEscalation(ctx context.Context, owner, actor, id string, e
 			return err
 		}
 		tx.Set(ek, b)
+		tx.Delete(openKey(owner, id))
 		if b, err = tx.Get(ak); err != nil {
 			return fmt.Errorf("read action %s of %s: %w", e.ID, e.Agent, err)
 		}
@@ -402,26 +401,43 @@ func (s *Server) ExpireEscalations(ctx context.Context, now time.Time) (int, err
 	if s.auth == nil {
 		return 0, nil
 	}
-	all, err := s.escalationsOf("")
+	type open struct{ owner, id string }
+	var todo []open
+	start := []byte(openPrefix)
+	end := []byte(strings.TrimSuffix(openPrefix, "/") + "0")
+	err := s.auth.db.Scan(start, end, func(k, _ []byte) (bool, error) {
+		rest := string(k[len(openPrefix):])
+		i := strings.LastIndexByte(rest, '/')
+		if i <= 0 {
+			return false, fmt.Errorf("malformed open escalation key %q", k)
+		}
+		todo = append(todo, open{rest[:i], rest[i+1:]})
+		return true, nil
+	})
 	if err != nil {
-		return 0, err
+		return 0, fmt.Errorf("expire escalations: %w", err)
 	}
 	n := 0
-	for owner, recs := range all {
-		for _, e := range recs {
-			if e.State != EscalationPending || now.Before(e.Deadline) {
-				continue
-			}
-			id := strconv.FormatUint(e.Index, 10)
-			_, _, err := s.closeEscalation(ctx, owner, "", id, e, EscalationTimedOut, "", now.UTC(), nil)
-			if errors.Is(err, errNotPending) {
-				continue
-			}
-			if err != nil {
-				return n, fmt.Errorf("expire escalation %s of %s: %w", id, owner, err)
-			}
-			n++
+	for _, o := range todo {
+		b, err := s.auth.db.Get(escalationKey(o.owner, o.id))
+		if err != nil {
+			return n, fmt.Errorf("expire escalation %s of %s: %w", o.id, o.owner, err)
 		}
+		var e escalationRecord
+		if err := json.Unmarshal(b, &e); err != nil {
+			return n, fmt.Errorf("expire escalation %s of %s: decode: %w", o.id, o.owner, err)
+		}
+		if e.State != EscalationPending || now.Before(e.Deadline) {
+			continue
+		}
+		_, _, err = s.closeEscalation(ctx, o.owner, "", o.id, e, EscalationTimedOut, "", now.UTC(), nil)
+		if errors.Is(err, errNotPending) {
+			continue
+		}
+		if err != nil {
+			return n, fmt.Errorf("expire escalation %s of %s: %w", o.id, o.owner, err)
+		}
+		n++
 	}
 	return n, nil
 }

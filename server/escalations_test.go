@@ -3,6 +3,7 @@ package server
 import (
 	"context"
 	"net/http"
+	"net/url"
 	"os"
 	"strings"
 	"sync"
@@ -240,4 +241,45 @@ func TestEscalationApprovedMessage(t *testing.T) {
 	if got.Delivery == nil || got.Delivery.Index != ans.Delivery.Index || got.Answer != transparency.DecisionApproved {
 		t.Errorf("action %+v", got)
 	}
+}
+
+// FuzzEscalationAnswer: arbitrary answer bodies and ids, signed by the
+// owner, never yield a 5xx, and the log grows only by one
+// escalation.answered entry for an accepted answer.
+func FuzzEscalationAnswer(f *testing.F) {
+	for _, s := range [][2]string{
+		{`{"decision":"approve"}`, ""}, {`{"decision":"deny"}`, "0"}, {`{"decision":"approve","widen":{}}`, ""},
+		{`{"decision":"approve","decision":"deny"}`, ""}, {`[`, "1"}, {`{}`, "99999999999999999999"}, {`{"decision":null}`, "-1"},
+	} {
+		f.Add([]byte(s[0]), s[1])
+	}
+	f.Fuzz(func(t *testing.T, body []byte, id string) {
+		a := newActionEnv(t, false)
+		esc := a.escalate(t, "payment-fuzz-0001")
+		if id == "" {
+			id = esc
+		}
+		size := a.log.Size()
+		r := a.idEnv.send(a.sign(a.f.owner, "POST", "/v1/escalations/"+url.PathEscape(id)+"/answer", body))
+		if r.status >= 500 {
+			t.Fatalf("%d %s for %q", r.status, r.body, body)
+		}
+		switch n := a.log.Size(); {
+		case n == size:
+			if r.status/100 == 2 {
+				t.Errorf("accepted without an entry: %s", r.body)
+			}
+		case n == size+1:
+			eb, err := a.log.Entry(size)
+			if err != nil {
+				t.Fatal(err)
+			}
+			e, err := transparency.ParseEntry(eb)
+			if err != nil || e.Type != "escalation.answered" || r.status != http.StatusOK || e.Subject != esc {
+				t.Errorf("logged %s (%v) with status %d", eb, err, r.status)
+			}
+		default:
+			t.Errorf("log grew by %d", n-size)
+		}
+	})
 }
