@@ -1,6 +1,7 @@
 package server
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -11,10 +12,13 @@ import (
 	"strings"
 	"time"
 
+	"github.com/clawnet/ledger/did/request"
 	"github.com/clawnet/ledger/server/mailbox"
 	"github.com/clawnet/ledger/transparency"
 	"github.com/clawnet/ledger/transparency/sequencer"
 	"github.com/clawnet/ledger/transparency/store"
+	"github.com/clawnet/ledger/vc/delegation"
+	"github.com/clawnet/ledger/vc/grant"
 )
 
 // Escalations (spec/escalations.md): an escalated action waits for its
@@ -39,10 +43,13 @@ const (
 	// recipient's inbox cannot take now (409; the escalation stays
 	// pending).
 	CodeRecipientInboxFull = ReasonRecipientInboxFull
+	// CodeWidenSubjectMismatch refuses a widening credential whose
+	// subject is not the escalated action's agent (422).
+	CodeWidenSubjectMismatch = "widen_subject_mismatch"
 )
 
 // escalationCodes are the codes above; spec/openapi.yaml documents each.
-var escalationCodes = []string{CodeEscalationNotPending, CodeEscalationExpired, CodeRecipientInboxFull}
+var escalationCodes = []string{CodeEscalationNotPending, CodeEscalationExpired, CodeRecipientInboxFull, CodeWidenSubjectMismatch}
 
 // EventEscalationAnswered is sent to the acting agent and its owner.
 const EventEscalationAnswered = "escalation.answered"
@@ -119,6 +126,16 @@ type EscalationAnswer struct {
 	Index      uint64                `json:"index"`
 	Receipt    json.RawMessage       `json:"receipt"`
 	Delivery   *ActionDelivery       `json:"delivery,omitempty"`
+	// Widened is the delegation registered by "approve and widen".
+	Widened *WidenedCredential `json:"widened,omitempty"`
+}
+
+// WidenedCredential is the delegation credential an "approve and widen"
+// answer registered: its id and its vc.granted entry with the receipt.
+type WidenedCredential struct {
+	Credential string          `json:"credential"`
+	Index      uint64          `json:"index"`
+	Receipt    json.RawMessage `json:"receipt"`
 }
 
 // maxListedAnswered bounds the answered escalations GET /v1/escalations
@@ -225,9 +242,17 @@ func (s *Server) answerEscalation(w http.ResponseWriter, r *http.Request) error 
 	}
 	var in struct {
 		Decision string `json:"decision"`
+		Widen    *struct {
+			Credential json.RawMessage `json:"credential"`
+		} `json:"widen,omitempty"`
 	}
 	if err := decodeBody(body, &in); err != nil {
 		return err
+	}
+	if in.Widen != nil {
+		if c := bytes.TrimSpace(in.Widen.Credential); in.Decision != "approve" || len(c) == 0 || bytes.Equal(c, []byte("null")) {
+			return errorf(http.StatusBadRequest, CodeBadJSON, `"widen" goes with "approve" and needs a "credential"`)
+		}
 	}
 	var state string
 	switch in.Decision {
@@ -255,7 +280,23 @@ func (s *Server) answerEscalation(w http.ResponseWriter, r *http.Request) error 
 	if err := json.Unmarshal(b, &e); err != nil {
 		return fmt.Errorf("decode escalation %s: %w", id, err)
 	}
-	a, dl, err := s.closeEscalation(r.Context(), v.DID, v.DID, id, e, state, v.Digest, s.clock().UTC(),
+	now := s.clock().UTC()
+	var widened *WidenedCredential
+	var authz *transparency.AuthzRef
+	if in.Widen != nil {
+		// Refuse before registering anything when the answer would be
+		// refused; the answer's Apply checks again.
+		switch {
+		case e.State != EscalationPending:
+			return errorf(http.StatusConflict, CodeEscalationNotPending, "escalation %s is %s", id, e.State)
+		case !now.Before(e.Deadline):
+			return errorf(http.StatusGone, CodeEscalationExpired, "escalation %s expired at %s", id, e.Deadline.Format(time.RFC3339))
+		}
+		if widened, authz, err = s.widen(r, v, e, in.Widen.Credential, now); err != nil {
+			return err
+		}
+	}
+	a, dl, err := s.closeEscalationAuthz(r.Context(), v.DID, v.DID, id, e, state, v.Digest, now, authz,
 		func(tx *store.Tx) error { return s.auth.recordJTI(tx, v) })
 	if err != nil {
 		return err
@@ -271,7 +312,48 @@ func (s *Server) answerEscalation(w http.ResponseWriter, r *http.Request) error 
 	w.Header().Set("Location", "/log/v1/entries/"+strconv.FormatUint(a.Index, 10))
 	w.Header().Set("Cache-Control", "no-store")
 	return respondJSON(w, http.StatusOK, EscalationAnswer{Escalation: id, ID: e.ID, Agent: e.Agent,
-		Decision: answerDecision(state), Reason: answerReason(state), Index: a.Index, Receipt: rb, Delivery: dl})
+		Decision: answerDecision(state), Reason: answerReason(state, authz), Index: a.Index, Receipt: rb, Delivery: dl, Widened: widened})
+}
+
+// widen registers the delegation credential of an "approve and widen"
+// answer through the grant registration's rules (spec/grants.md §2): its
+// own vc.granted entry, appended before the answer. Its subject must be
+// the escalated action's agent.
+func (s *Server) widen(r *http.Request, v *request.Verified, e escalationRecord, raw json.RawMessage, now time.Time) (*WidenedCredential, *transparency.AuthzRef, error) {
+	if s.grants == nil || s.status == nil {
+		return nil, nil, errorf(http.StatusBadRequest, CodeBadJSON, "this server does not register delegations")
+	}
+	vc, err := delegation.Verify(r.Context(), raw, delegation.VerifyOptions{Resolve: s.resolveDocument, Now: now})
+	if err != nil {
+		return nil, nil, grantError(err)
+	}
+	if vc.Subject != e.Agent {
+		return nil, nil, errorf(http.StatusUnprocessableEntity, CodeWidenSubjectMismatch,
+			"the widening credential is for %s, the escalated action is %s's", vc.Subject, e.Agent)
+	}
+	rec, err := s.checkGrant(vc, v.DID, now)
+	if err != nil {
+		return nil, nil, grantError(err)
+	}
+	op, err := s.grants.Register(grant.Request{Signer: v.DID, KID: v.KID, Digest: v.Digest, Time: now}, *rec)
+	if err != nil {
+		return nil, nil, grantError(err)
+	}
+	a, err := s.log.Append(r.Context(), op.Entry, op.Apply)
+	s.grants.Committed(op)
+	if err != nil {
+		return nil, nil, grantError(err)
+	}
+	rc, err := s.log.ReceiptFor(a)
+	if err != nil {
+		return nil, nil, fmt.Errorf("receipt for entry %d: %w", a.Index, err)
+	}
+	rb, err := rc.Marshal()
+	if err != nil {
+		return nil, nil, fmt.Errorf("receipt for entry %d: encode: %w", a.Index, err)
+	}
+	s.logger.Info("escalation widened", "credential", rec.ID, "index", a.Index, "owner", v.DID)
+	return &WidenedCredential{Credential: rec.ID, Index: a.Index, Receipt: rb}, &transparency.AuthzRef{Credential: rec.ID, Digest: rec.Digest}, nil
 }
 
 func answerDecision(state string) transparency.Decision {
@@ -284,11 +366,13 @@ func answerDecision(state string) transparency.Decision {
 	return transparency.DecisionTimedOut
 }
 
-func answerReason(state string) string {
-	switch state {
-	case EscalationApproved:
+func answerReason(state string, widened *transparency.AuthzRef) string {
+	switch {
+	case state == EscalationApproved && widened != nil:
+		return "approved by the owner, scope widened by credential " + widened.Credential
+	case state == EscalationApproved:
 		return "approved once by the owner"
-	case EscalationDenied:
+	case state == EscalationDenied:
 		return "denied by the owner"
 	}
 	return "timed out: no answer by the owner before the deadline"
@@ -306,10 +390,17 @@ var errNotPending = errors.New("escalation not pending")
 // answer at or after the deadline (escalation_expired).
 func (s *Server) closeEscalation(ctx context.Context, owner, actor, id string, e escalationRecord, state, digest string, now time.Time,
 	extra func(tx *store.Tx) error) (a sequencer.Appended, dl *ActionDelivery, err error) {
+	return s.closeEscalationAuthz(ctx, owner, actor, id, e, state, digest, now, nil, extra)
+}
+
+// closeEscalationAuthz is closeEscalation with the widening credential of
+// an "approve and widen" answer (nil if none) as the entry's authz.
+func (s *Server) closeEscalationAuthz(ctx context.Context, owner, actor, id string, e escalationRecord, state, digest string, now time.Time,
+	authz *transparency.AuthzRef, extra func(tx *store.Tx) error) (a sequencer.Appended, dl *ActionDelivery, err error) {
 	ent := &transparency.Entry{
 		Version: transparency.EntryVersion, Type: "escalation.answered", Time: now,
-		Actor: actor, Owner: owner, Subject: id, Action: e.Action, Resource: e.Resource, Counterparty: e.Counterparty,
-		Decision: answerDecision(state), Reason: answerReason(state), RequestDigest: digest,
+		Actor: actor, Owner: owner, Subject: id, Authz: authz, Action: e.Action, Resource: e.Resource, Counterparty: e.Counterparty,
+		Decision: answerDecision(state), Reason: answerReason(state, authz), RequestDigest: digest,
 	}
 	ek, ak := escalationKey(owner, id), actionKey(e.Agent, e.ID)
 	delivered := false

@@ -248,7 +248,7 @@ func TestEscalationApprovedMessage(t *testing.T) {
 // escalation.answered entry for an accepted answer.
 func FuzzEscalationAnswer(f *testing.F) {
 	for _, s := range [][2]string{
-		{`{"decision":"approve"}`, ""}, {`{"decision":"deny"}`, "0"}, {`{"decision":"approve","widen":{}}`, ""},
+		{`{"decision":"approve"}`, ""}, {`{"decision":"deny"}`, "0"}, {`{"decision":"approve","widen":{}}`, ""}, {`{"decision":"approve","widen":{"credential":"a.b.c"}}`, ""},
 		{`{"decision":"approve","decision":"deny"}`, ""}, {`[`, "1"}, {`{}`, "99999999999999999999"}, {`{"decision":null}`, "-1"},
 	} {
 		f.Add([]byte(s[0]), s[1])
@@ -282,4 +282,45 @@ func FuzzEscalationAnswer(f *testing.F) {
 			t.Errorf("log grew by %d", n-size)
 		}
 	})
+}
+
+// TestEscalationApproveAndWiden: the owner approves while registering a
+// wider delegation; the next such action is allowed under it.
+func TestEscalationApproveAndWiden(t *testing.T) {
+	a := newActionEnv(t, true)
+	f := a.f
+	esc := a.escalate(t, "payment-widen-001")
+	wider := `[{"id":"pay","effect":"allow","actions":["payment/send"],"resources":["**"],"constraints":[{"arg":"amount","op":"<=","value":1000}]}]`
+	other, _ := a.issue(t, cred{issuer: f.owner, subject: f.home.did, scopes: wider, status: a.allocate(t, f.owner, f.owner.did, false)})
+	size := a.log.Size()
+	r, _ := a.call(f.owner, "POST", "/v1/escalations/"+esc+"/answer", map[string]any{"decision": "approve", "widen": other})
+	wantError(t, r, http.StatusUnprocessableEntity, CodeWidenSubjectMismatch)
+	r, _ = a.call(f.owner, "POST", "/v1/escalations/"+esc+"/answer", map[string]any{"decision": "deny", "widen": other})
+	wantError(t, r, http.StatusBadRequest, CodeBadJSON)
+	if a.log.Size() != size {
+		t.Fatalf("a refused widening was logged")
+	}
+	body, credID := a.issue(t, cred{issuer: f.owner, subject: f.work.did, scopes: wider, status: a.allocate(t, f.owner, f.owner.did, false)})
+	size = a.log.Size()
+	r, _ = a.call(f.owner, "POST", "/v1/escalations/"+esc+"/answer", map[string]any{"decision": "approve", "widen": body})
+	if r.status != http.StatusOK {
+		t.Fatalf("approve and widen: %d %s", r.status, r.body)
+	}
+	var ans EscalationAnswer
+	decodeStrict(t, r.body, &ans)
+	if ans.Widened == nil || ans.Widened.Credential != credID || ans.Widened.Index != size || ans.Index != size+1 || a.log.Size() != size+2 {
+		t.Fatalf("answer %+v, log %d -> %d", ans, size, a.log.Size())
+	}
+	g, _ := a.verifyReceipt(t, ans.Widened.Receipt)
+	e, _ := a.verifyReceipt(t, ans.Receipt)
+	if g.Type != "vc.granted" || e.Type != "escalation.answered" || e.Decision != transparency.DecisionApproved ||
+		e.Authz == nil || e.Authz.Credential != credID || e.Reason != "approved by the owner, scope widened by credential "+credID {
+		t.Errorf("entries %+v %+v", g, e)
+	}
+	a.mustDecide(t, f.work, map[string]any{"id": "payment-widen-002", "action": "payment/send", "resource": "wallet/main",
+		"args": map[string]any{"amount": 500}, "credential": credID}, http.StatusOK,
+		transparency.Entry{Actor: f.work.did, Owner: f.owner.did, Authz: e.Authz, Action: "payment/send",
+			Resource: "wallet/main", Decision: transparency.DecisionAllowed}, `allow by scope "pay"`)
+	r, _ = a.call(f.owner, "POST", "/v1/escalations/"+esc+"/answer", map[string]any{"decision": "approve", "widen": body})
+	wantError(t, r, http.StatusConflict, CodeEscalationNotPending)
 }
