@@ -401,14 +401,22 @@ func (s *Server) owner(w http.ResponseWriter, r *http.Request) (string, error) {
 	if err != nil {
 		return "", err
 	}
-	if _, err := s.registry.Owner(v.DID); err != nil {
-		if registry.CodeOf(err) == registry.CodeOwnerNotFound {
-			return "", &apiError{http.StatusForbidden, registry.CodeOwnerNotRegistered,
-				"the signer is not a registered owner (clawnet owner register)", err}
-		}
-		return "", identityError(err)
+	if err := s.requireOwner(v.DID); err != nil {
+		return "", err
 	}
 	return v.DID, nil
+}
+
+// requireOwner refuses a signer that is not a registered owner.
+func (s *Server) requireOwner(d string) error {
+	if _, err := s.registry.Owner(d); err != nil {
+		if registry.CodeOf(err) == registry.CodeOwnerNotFound {
+			return &apiError{http.StatusForbidden, registry.CodeOwnerNotRegistered,
+				"the signer is not a registered owner (clawnet owner register)", err}
+		}
+		return identityError(err)
+	}
+	return nil
 }
 
 func (s *Server) myAgents(w http.ResponseWriter, r *http.Request) error {

@@ -2,7 +2,6 @@ package server
 
 import (
 	"crypto/ed25519"
-	"errors"
 	"fmt"
 	"net/http"
 	"strings"
@@ -93,12 +92,8 @@ func (s *Server) allocateStatus(w http.ResponseWriter, r *http.Request) error {
 	if err := decodeBody(body, &in); err != nil {
 		return err
 	}
-	if _, err := s.registry.Owner(v.DID); err != nil {
-		if registry404(err) {
-			return &apiError{http.StatusForbidden, "owner_not_registered",
-				"only a registered owner reserves status entries (clawnet owner register)", err}
-		}
-		return identityError(err)
+	if err := s.requireOwner(v.DID); err != nil {
+		return err
 	}
 	op, err := s.status.Allocate(status.Request{Signer: v.DID, KID: v.KID, Digest: v.Digest, Time: s.clock().UTC()}, "")
 	if err != nil {
@@ -158,15 +153,6 @@ func (s *Server) statusList(w http.ResponseWriter, r *http.Request) error {
 	w.WriteHeader(http.StatusOK)
 	_, _ = w.Write(c.token)
 	return nil
-}
-
-// registry404 reports whether err is a registry "not found" refusal.
-func registry404(err error) bool {
-	var ae *apiError
-	if errors.As(identityError(err), &ae) {
-		return ae.status == http.StatusNotFound
-	}
-	return false
 }
 
 // IssuerDID is the DID of the server's credential issuer key ("" when
