@@ -319,7 +319,7 @@ func badAction(format string, args ...any) error {
 // (spec/actions.md §2). Every refusal is a 400.
 func parseAction(body []byte) (*parsedAction, error) {
 	var p parsedAction
-	if err := decodeBody(body, &p.ActionRequest); err != nil {
+	if err := decodeJSON(body, &p.ActionRequest); err != nil {
 		return nil, err
 	}
 	in := &p.ActionRequest

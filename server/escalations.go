@@ -246,7 +246,7 @@ func (s *Server) answerEscalation(w http.ResponseWriter, r *http.Request) error 
 			Credential json.RawMessage `json:"credential"`
 		} `json:"widen,omitempty"`
 	}
-	if err := decodeBody(body, &in); err != nil {
+	if err := decodeJSON(body, &in); err != nil {
 		return err
 	}
 	if in.Widen != nil {

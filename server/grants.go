@@ -202,7 +202,7 @@ func (s *Server) registerCredential(w http.ResponseWriter, r *http.Request) erro
 	var in struct {
 		Credential json.RawMessage `json:"credential"`
 	}
-	if err := decodeBody(body, &in); err != nil {
+	if err := decodeJSON(body, &in); err != nil {
 		return err
 	}
 	if c := bytes.TrimSpace(in.Credential); len(c) == 0 || bytes.Equal(c, []byte("null")) {
@@ -406,7 +406,7 @@ func (s *Server) revokeCredential(w http.ResponseWriter, r *http.Request) error 
 	var in struct {
 		ID string `json:"id"`
 	}
-	if err := decodeBody(body, &in); err != nil {
+	if err := decodeJSON(body, &in); err != nil {
 		return err
 	}
 	op, err := s.grants.Revoke(grant.Request{Signer: v.DID, KID: v.KID, Digest: v.Digest, Time: s.clock().UTC()}, in.ID)
@@ -426,7 +426,7 @@ func (s *Server) allocateSubdelegationStatus(w http.ResponseWriter, r *http.Requ
 		return err
 	}
 	var in struct{}
-	if err := decodeBody(body, &in); err != nil {
+	if err := decodeJSON(body, &in); err != nil {
 		return err
 	}
 	agent, err := s.registry.Agent(v.DID)

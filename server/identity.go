@@ -243,15 +243,13 @@ func (s *Server) mutate(w http.ResponseWriter, r *http.Request, status int,
 	})
 }
 
-// decodeBody decodes a JSON request body into v (unknown members refused).
-func decodeBody(body []byte, v any) error { return decodeJSON(body, v) }
 
 func (s *Server) createDID(w http.ResponseWriter, r *http.Request) error {
 	var in struct {
 		Name string `json:"name"`
 	}
 	return s.mutate(w, r, http.StatusCreated, func(_ context.Context, q registry.Request, body []byte) (*registry.Op, error) {
-		if err := decodeBody(body, &in); err != nil {
+		if err := decodeJSON(body, &in); err != nil {
 			return nil, err
 		}
 		return s.registry.CreateHosted(q, in.Name)
@@ -266,7 +264,7 @@ func (s *Server) rotateDID(w http.ResponseWriter, r *http.Request) error {
 		Key string `json:"key"`
 	}
 	return s.mutate(w, r, http.StatusOK, func(_ context.Context, q registry.Request, body []byte) (*registry.Op, error) {
-		if err := decodeBody(body, &in); err != nil {
+		if err := decodeJSON(body, &in); err != nil {
 			return nil, err
 		}
 		return s.registry.RotateHosted(q, in.DID, in.Key)
@@ -280,7 +278,7 @@ func (s *Server) deactivateDID(w http.ResponseWriter, r *http.Request) error {
 		DID string `json:"did"`
 	}
 	return s.mutate(w, r, http.StatusOK, func(_ context.Context, q registry.Request, body []byte) (*registry.Op, error) {
-		if err := decodeBody(body, &in); err != nil {
+		if err := decodeJSON(body, &in); err != nil {
 			return nil, err
 		}
 		return s.registry.DeactivateHosted(q, in.DID)
@@ -292,7 +290,7 @@ func (s *Server) deactivateDID(w http.ResponseWriter, r *http.Request) error {
 func (s *Server) registerOwner(w http.ResponseWriter, r *http.Request) error {
 	var in struct{}
 	return s.mutate(w, r, http.StatusCreated, func(_ context.Context, q registry.Request, body []byte) (*registry.Op, error) {
-		if err := decodeBody(body, &in); err != nil {
+		if err := decodeJSON(body, &in); err != nil {
 			return nil, err
 		}
 		return s.registry.RegisterOwner(q)
@@ -307,7 +305,7 @@ func (s *Server) bindAgent(w http.ResponseWriter, r *http.Request) error {
 	}
 	var b registry.Binding
 	return s.mutate(w, r, http.StatusCreated, func(ctx context.Context, q registry.Request, body []byte) (*registry.Op, error) {
-		if err := decodeBody(body, &in); err != nil {
+		if err := decodeJSON(body, &in); err != nil {
 			return nil, err
 		}
 		if in.Credential == "" {
@@ -344,7 +342,7 @@ func (s *Server) requestContact(w http.ResponseWriter, r *http.Request) error {
 	}
 	var at time.Time
 	return s.mutate(w, r, http.StatusCreated, func(_ context.Context, q registry.Request, body []byte) (*registry.Op, error) {
-		if err := decodeBody(body, &in); err != nil {
+		if err := decodeJSON(body, &in); err != nil {
 			return nil, err
 		}
 		at = q.Time
@@ -361,7 +359,7 @@ func (s *Server) acceptContact(w http.ResponseWriter, r *http.Request) error {
 		Agent   string `json:"agent"`
 	}
 	return s.mutate(w, r, http.StatusOK, func(_ context.Context, q registry.Request, body []byte) (*registry.Op, error) {
-		if err := decodeBody(body, &in); err != nil {
+		if err := decodeJSON(body, &in); err != nil {
 			return nil, err
 		}
 		return s.registry.AcceptContact(q, in.Request, in.Agent)
@@ -375,7 +373,7 @@ func (s *Server) removeContact(w http.ResponseWriter, r *http.Request) error {
 		Contact string `json:"contact"`
 	}
 	return s.mutate(w, r, http.StatusOK, func(_ context.Context, q registry.Request, body []byte) (*registry.Op, error) {
-		if err := decodeBody(body, &in); err != nil {
+		if err := decodeJSON(body, &in); err != nil {
 			return nil, err
 		}
 		return s.registry.RemoveContact(q, in.Contact)

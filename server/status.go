@@ -89,7 +89,7 @@ func (s *Server) allocateStatus(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	var in struct{}
-	if err := decodeBody(body, &in); err != nil {
+	if err := decodeJSON(body, &in); err != nil {
 		return err
 	}
 	if err := s.requireOwner(v.DID); err != nil {
