@@ -243,7 +243,6 @@ func (s *Server) mutate(w http.ResponseWriter, r *http.Request, status int,
 	})
 }
 
-
 func (s *Server) createDID(w http.ResponseWriter, r *http.Request) error {
 	var in struct {
 		Name string `json:"name"`
