@@ -12,10 +12,6 @@ import (
 	"time"
 
 	"github.com/clawnet/ledger/did/registry"
-	"github.com/clawnet/ledger/did/request"
-	"github.com/clawnet/ledger/transparency"
-	"github.com/clawnet/ledger/transparency/sequencer"
-	"github.com/clawnet/ledger/transparency/store"
 	"github.com/clawnet/ledger/vc/delegation"
 	"github.com/clawnet/ledger/vc/grant"
 	"github.com/clawnet/ledger/vc/scope"
@@ -165,34 +161,6 @@ func credentialView(rec *grant.Record) RegisteredCredential {
 	}
 }
 
-// logGrant is logChange for the grant API, whose answer names the
-// credential: it appends entry with apply and v's jti record, and answers
-// with the entry's index and receipt.
-func (s *Server) logGrant(w http.ResponseWriter, r *http.Request, v *request.Verified, code int,
-	entry *transparency.Entry, apply sequencer.Apply, committed func(), resp GrantResponse) error {
-	a, err := s.log.Append(r.Context(), entry, func(tx *store.Tx) error {
-		if err := apply(tx); err != nil {
-			return err
-		}
-		return s.auth.recordJTI(tx, v)
-	})
-	committed()
-	if err != nil {
-		return grantError(err)
-	}
-	rc, err := s.log.ReceiptFor(a)
-	if err != nil {
-		return fmt.Errorf("receipt for entry %d: %w", a.Index, err)
-	}
-	if resp.Receipt, err = rc.Marshal(); err != nil {
-		return fmt.Errorf("receipt for entry %d: encode: %w", a.Index, err)
-	}
-	resp.Index = a.Index
-	s.logger.Info("change logged", "type", entry.Type, "index", a.Index, "actor", v.DID)
-	w.Header().Set("Location", "/log/v1/entries/"+strconv.FormatUint(a.Index, 10))
-	return respondJSON(w, code, resp)
-}
-
 // registerCredential serves POST /v1/credentials (spec/grants.md §2).
 func (s *Server) registerCredential(w http.ResponseWriter, r *http.Request) error {
 	v, body, err := s.authenticated(w, r)
@@ -221,8 +189,12 @@ func (s *Server) registerCredential(w http.ResponseWriter, r *http.Request) erro
 	if err != nil {
 		return grantError(err)
 	}
-	return s.logGrant(w, r, v, http.StatusCreated, op.Entry, op.Apply, func() { s.grants.Committed(op) },
-		GrantResponse{Credential: rec.ID})
+	return s.logChange(w, r, v, http.StatusCreated, change{
+		entry: op.Entry, apply: op.Apply, committed: func() { s.grants.Committed(op) },
+		answer: func(index uint64, receipt json.RawMessage) any {
+			return GrantResponse{Index: index, Receipt: receipt, Credential: rec.ID}
+		},
+	})
 }
 
 // checkGrant composes the registration rules that Verify leaves to the
@@ -413,8 +385,12 @@ func (s *Server) revokeCredential(w http.ResponseWriter, r *http.Request) error 
 	if err != nil {
 		return grantError(err)
 	}
-	return s.logGrant(w, r, v, http.StatusOK, op.Entry, op.Apply, func() { s.grants.Committed(op) },
-		GrantResponse{Credential: op.Revoked, Cascade: op.Cascade})
+	return s.logChange(w, r, v, http.StatusOK, change{
+		entry: op.Entry, apply: op.Apply, committed: func() { s.grants.Committed(op) },
+		answer: func(index uint64, receipt json.RawMessage) any {
+			return GrantResponse{Index: index, Receipt: receipt, Credential: op.Revoked, Cascade: op.Cascade}
+		},
+	})
 }
 
 // allocateSubdelegationStatus serves POST /v1/status/for-subdelegation: an

@@ -185,6 +185,9 @@ type change struct {
 	apply     sequencer.Apply
 	committed func()
 	respond   func(resp *mutationResponse)
+	// answer, if set, builds the whole answer instead of a
+	// mutationResponse (registrations and revocations of credentials).
+	answer func(index uint64, receipt json.RawMessage) any
 }
 
 // logChange appends ch's entry with its state change and v's jti record,
@@ -201,7 +204,7 @@ func (s *Server) logChange(w http.ResponseWriter, r *http.Request, v *request.Ve
 		ch.committed()
 	}
 	if err != nil {
-		return identityError(err)
+		return grantError(err)
 	}
 	rc, err := s.log.ReceiptFor(a)
 	if err != nil {
@@ -211,13 +214,19 @@ func (s *Server) logChange(w http.ResponseWriter, r *http.Request, v *request.Ve
 	if err != nil {
 		return fmt.Errorf("receipt for entry %d: encode: %w", a.Index, err)
 	}
-	resp := &mutationResponse{Index: a.Index, Receipt: rb}
-	if ch.respond != nil {
-		ch.respond(resp)
+	var body any
+	if ch.answer != nil {
+		body = ch.answer(a.Index, rb)
+	} else {
+		resp := &mutationResponse{Index: a.Index, Receipt: rb}
+		if ch.respond != nil {
+			ch.respond(resp)
+		}
+		body = resp
 	}
 	s.logger.Info("change logged", "type", ch.entry.Type, "index", a.Index, "actor", v.DID)
 	w.Header().Set("Location", "/log/v1/entries/"+strconv.FormatUint(a.Index, 10))
-	return respondJSON(w, status, resp)
+	return respondJSON(w, status, body)
 }
 
 // mutate runs one registry state change: authenticate, build the
