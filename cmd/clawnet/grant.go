@@ -126,12 +126,39 @@ func cmdGrant(ctx context.Context, args []string, _ io.Reader, stdout, stderr io
 			fmt.Fprintf(stdout, "expiry capped at the parent's: %s\n", c.ExpirationDate.Format(time.RFC3339))
 		}
 	}
-	if c.ID, err = delegation.NewID(rand.Reader); err != nil {
+	sent, err := issueDelegation(ctx, *f.server, k, statusPath, &c, delegation.Format(*format), now)
+	if err != nil {
 		return fail(stderr, "grant", err)
 	}
-	b, err := call(ctx, *f.server, k, http.MethodPost, statusPath, struct{}{})
+	res, err := call(ctx, *f.server, k, http.MethodPost, "/v1/credentials", map[string]json.RawMessage{"credential": sent})
 	if err != nil {
-		return fail(stderr, "grant", fmt.Errorf("reserve a status entry: %w", err))
+		return fail(stderr, "grant", err)
+	}
+	if err := os.WriteFile(*out, append(credentialFile(sent), '\n'), 0o644); err != nil {
+		return fail(stderr, "grant", fmt.Errorf("credential %s was registered, but not saved: %w", c.ID, err))
+	}
+	if _, err := reportMutation(res, f.receiptPath(), stdout); err != nil {
+		return fail(stderr, "grant", err)
+	}
+	fmt.Fprintf(stdout, "credential %s granted to %s, saved to %s\n", c.ID, *agent, *out)
+	return exitOK
+}
+
+// issueDelegation gives c a fresh id and a status entry reserved with a
+// signed POST to statusPath (spec/grants.md §1 steps 1 and 2), and signs it
+// with k in format, without registering it. It returns the credential as
+// a request body carries it (a JSON string for a VC-JWT, the JSON-LD
+// object otherwise): what the server digests, and what a credential file
+// holds (credentialFile).
+func issueDelegation(ctx context.Context, server string, k *signingKey, statusPath string, c *delegation.Credential,
+	format delegation.Format, now time.Time) (json.RawMessage, error) {
+	var err error
+	if c.ID, err = delegation.NewID(rand.Reader); err != nil {
+		return nil, err
+	}
+	b, err := call(ctx, server, k, http.MethodPost, statusPath, struct{}{})
+	if err != nil {
+		return nil, fmt.Errorf("reserve a status entry: %w", err)
 	}
 	var st struct {
 		Status *struct {
@@ -140,53 +167,39 @@ func cmdGrant(ctx context.Context, args []string, _ io.Reader, stdout, stderr io
 		} `json:"status"`
 	}
 	if err := json.Unmarshal(b, &st); err != nil || st.Status == nil {
-		return fail(stderr, "grant", errors.New("the server's answer has no status entry"))
+		return nil, errors.New("the server's answer has no status entry")
 	}
 	idx, err := strconv.ParseUint(st.Status.ListIndex, 10, 64)
 	if err != nil {
-		return fail(stderr, "grant", fmt.Errorf("the server's status entry has index %q", st.Status.ListIndex))
+		return nil, fmt.Errorf("the server's status entry has index %q", st.Status.ListIndex)
 	}
 	entry := delegation.NewStatusEntry(st.Status.ListCredential, idx)
 	c.Status = &entry
-
-	// sent is the credential exactly as the request carries it, which is
-	// what the server digests and what --out gets.
-	var sent json.RawMessage
-	if *format == string(delegation.FormatJWT) {
-		tok, err := delegation.IssueJWT(k.Priv, k.KID, c)
+	if format == delegation.FormatJWT {
+		tok, err := delegation.IssueJWT(k.Priv, k.KID, *c)
 		if err != nil {
-			return fail(stderr, "grant", err)
+			return nil, err
 		}
-		sent, _ = json.Marshal(tok)
-	} else {
-		ld, err := delegation.IssueLDP(k.Priv, k.KID, c, now)
-		if err != nil {
-			return fail(stderr, "grant", err)
-		}
-		// encoding/json escapes <, > and & inside the request: save the
-		// same bytes.
-		if sent, err = json.Marshal(json.RawMessage(ld)); err != nil {
-			return fail(stderr, "grant", err)
-		}
+		return json.Marshal(tok)
 	}
-	res, err := call(ctx, *f.server, k, http.MethodPost, "/v1/credentials", map[string]json.RawMessage{"credential": sent})
+	ld, err := delegation.IssueLDP(k.Priv, k.KID, *c, now)
 	if err != nil {
-		return fail(stderr, "grant", err)
+		return nil, err
 	}
-	file := sent
-	if *format == string(delegation.FormatJWT) {
-		var tok string
-		_ = json.Unmarshal(sent, &tok)
-		file = []byte(tok)
+	// encoding/json escapes <, > and & inside the request: save the same
+	// bytes.
+	return json.Marshal(json.RawMessage(ld))
+}
+
+// credentialFile is the content of a credential file for sent, a
+// credential as issueDelegation returns it: the bare VC-JWT, or the
+// JSON-LD credential.
+func credentialFile(sent json.RawMessage) []byte {
+	var tok string
+	if json.Unmarshal(sent, &tok) == nil {
+		return []byte(tok)
 	}
-	if err := os.WriteFile(*out, append(file, '\n'), 0o644); err != nil {
-		return fail(stderr, "grant", fmt.Errorf("credential %s was registered, but not saved: %w", c.ID, err))
-	}
-	if _, err := reportMutation(res, f.receiptPath(), stdout); err != nil {
-		return fail(stderr, "grant", err)
-	}
-	fmt.Fprintf(stdout, "credential %s granted to %s, saved to %s\n", c.ID, *agent, *out)
-	return exitOK
+	return sent
 }
 
 // parseScopeArgs parses --scope values: each a JSON scope object or array
