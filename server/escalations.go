@@ -62,6 +62,10 @@ const (
 	EscalationTimedOut = "timed_out"
 )
 
+// DefaultEscalationTimeout is how long an escalation waits for its owner's
+// answer unless IdentityConfig.EscalationTimeout says otherwise.
+const DefaultEscalationTimeout = escalationWindow
+
 const escalationPrefix = "s/escalation/"
 
 func escalationKey(owner, id string) []byte { return []byte(escalationPrefix + owner + "/" + id) }
@@ -87,9 +91,12 @@ type escalationRecord struct {
 	Content       *string   `json:"content,omitempty"`
 	ContentDigest string    `json:"content_digest,omitempty"`
 	Time          time.Time `json:"time"`
-	Deadline      time.Time `json:"deadline"`
-	State         string    `json:"state"`
-	AnswerIndex   uint64    `json:"answer_index,omitempty"`
+	// Deadline was written by earlier versions (as Time + 30 minutes);
+	// the deadline is Server.deadline's, from Time and the configured
+	// timeout.
+	Deadline    time.Time `json:"deadline,omitzero"`
+	State       string    `json:"state"`
+	AnswerIndex uint64    `json:"answer_index,omitempty"`
 }
 
 // Escalation is one escalation as GET /v1/escalations lists it.
@@ -147,7 +154,7 @@ const maxListedAnswered = 100
 func putEscalation(tx *store.Tx, owner, agent string, p *parsedAction, recipient string, rec actionRecord, now time.Time) error {
 	e := escalationRecord{Agent: agent, ID: p.ID, Index: rec.Index, Action: p.Action, Resource: p.Resource,
 		Counterparty: p.Counterparty, Recipient: recipient, Content: p.Content, ContentDigest: p.content,
-		Time: now, Deadline: now.Add(escalationWindow), State: EscalationPending}
+		Time: now, State: EscalationPending}
 	b, err := json.Marshal(e)
 	if err != nil {
 		return fmt.Errorf("encode escalation %s: %w", rec.Escalation, err)
@@ -155,6 +162,14 @@ func putEscalation(tx *store.Tx, owner, agent string, p *parsedAction, recipient
 	tx.Set(escalationKey(owner, rec.Escalation), b)
 	tx.Set(openKey(owner, rec.Escalation), nil)
 	return nil
+}
+
+// deadline is when escalation e times out: its decision time plus the
+// server's escalation timeout (spec/escalations.md §1). It is computed,
+// not stored, so that the configured timeout applies to every pending
+// escalation, including those decided before a restart.
+func (s *Server) deadline(e escalationRecord) time.Time {
+	return e.Time.Add(s.escalationTimeout)
 }
 
 // escalationsOf returns the escalation records of owner.
@@ -214,7 +229,7 @@ func (s *Server) listEscalations(w http.ResponseWriter, r *http.Request) error {
 		}
 		list = append(list, Escalation{Escalation: strconv.FormatUint(e.Index, 10), ID: e.ID, Agent: e.Agent,
 			Action: e.Action, Resource: e.Resource, Counterparty: e.Counterparty, Index: e.Index,
-			Deadline: e.Deadline, State: e.State, AnswerIndex: e.AnswerIndex})
+			Deadline: s.deadline(e), State: e.State, AnswerIndex: e.AnswerIndex})
 	}
 	w.Header().Set("Cache-Control", "no-store")
 	return respondJSON(w, http.StatusOK, struct {
@@ -289,8 +304,8 @@ func (s *Server) answerEscalation(w http.ResponseWriter, r *http.Request) error 
 		switch {
 		case e.State != EscalationPending:
 			return errorf(http.StatusConflict, CodeEscalationNotPending, "escalation %s is %s", id, e.State)
-		case !now.Before(e.Deadline):
-			return errorf(http.StatusGone, CodeEscalationExpired, "escalation %s expired at %s", id, e.Deadline.Format(time.RFC3339))
+		case !now.Before(s.deadline(e)):
+			return errorf(http.StatusGone, CodeEscalationExpired, "escalation %s expired at %s", id, s.deadline(e).Format(time.RFC3339))
 		}
 		if widened, authz, err = s.widen(r, v, e, in.Widen.Credential, now); err != nil {
 			return err
@@ -419,8 +434,8 @@ func (s *Server) closeEscalationAuthz(ctx context.Context, owner, actor, id stri
 			}
 			return errorf(http.StatusConflict, CodeEscalationNotPending, "escalation %s is %s", id, cur.State)
 		}
-		if state != EscalationTimedOut && !now.Before(cur.Deadline) {
-			return errorf(http.StatusGone, CodeEscalationExpired, "escalation %s expired at %s", id, cur.Deadline.Format(time.RFC3339))
+		if state != EscalationTimedOut && !now.Before(s.deadline(cur)) {
+			return errorf(http.StatusGone, CodeEscalationExpired, "escalation %s expired at %s", id, s.deadline(cur).Format(time.RFC3339))
 		}
 		cur.State, cur.AnswerIndex, cur.Content = state, tx.Index(), nil
 		if b, err = json.Marshal(cur); err != nil {
@@ -518,7 +533,7 @@ func (s *Server) ExpireEscalations(ctx context.Context, now time.Time) (int, err
 		if err := json.Unmarshal(b, &e); err != nil {
 			return n, fmt.Errorf("expire escalation %s of %s: decode: %w", o.id, o.owner, err)
 		}
-		if e.State != EscalationPending || now.Before(e.Deadline) {
+		if e.State != EscalationPending || now.Before(s.deadline(e)) {
 			continue
 		}
 		_, _, err = s.closeEscalation(ctx, o.owner, "", o.id, e, EscalationTimedOut, "", now.UTC(), nil)

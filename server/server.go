@@ -130,6 +130,12 @@ type IdentityConfig struct {
 	// DefaultEventHeartbeat.
 	Events         *events.Streams
 	EventHeartbeat time.Duration
+	// EscalationTimeout is how long an escalated action waits for its
+	// owner's answer before ExpireEscalations times it out
+	// (spec/escalations.md §1); 0 means DefaultEscalationTimeout (30
+	// minutes). It applies to every pending escalation, including those
+	// decided under another timeout before a restart.
+	EscalationTimeout time.Duration
 }
 
 // maxBodySize bounds every request body.
@@ -172,6 +178,8 @@ type Server struct {
 	// side of them (eventsapi.go).
 	events *events.Streams
 	sse    eventStreams
+	// escalationTimeout is IdentityConfig.EscalationTimeout, defaulted.
+	escalationTimeout time.Duration
 }
 
 // New returns a server for cfg.
@@ -257,6 +265,12 @@ func New(cfg Config) (*Server, error) {
 		}
 		if s.contactTTL == 0 {
 			s.contactTTL = registry.DefaultContactRequestTTL
+		}
+		switch s.escalationTimeout = id.EscalationTimeout; {
+		case s.escalationTimeout < 0:
+			return nil, errors.New("server: Config.Identity.EscalationTimeout is negative")
+		case s.escalationTimeout == 0:
+			s.escalationTimeout = DefaultEscalationTimeout
 		}
 	}
 	s.promh = promhttp.HandlerFor(s.gatherer, promhttp.HandlerOpts{})
