@@ -72,6 +72,8 @@ type serveConfig struct {
 	publicURL          string // "" = "http://" + the listen address
 	allowPrivateDIDWeb bool
 	contactRequestTTL  time.Duration
+	// escalationTimeout is how long an escalation waits for its owner.
+	escalationTimeout time.Duration
 }
 
 // usageError is a bad command line: exit code 2.
@@ -158,6 +160,7 @@ func parseServeFlags(args []string, stderr io.Writer) (serveConfig, error) {
 	flags.StringVar(&cfg.publicURL, "public-url", "", "the server's public `origin` (scheme://host[:port]): the audience of signed requests and the host of its did:web DIDs (default http://<address>)")
 	flags.BoolVar(&cfg.allowPrivateDIDWeb, "allow-private-did-web", false, "resolve remote did:web on loopback and private addresses (tests, private networks; never on a public server)")
 	flags.DurationVar(&cfg.contactRequestTTL, "contact-request-ttl", 0, "how long a contact request stays pending (0: 7 days)")
+	flags.DurationVar(&cfg.escalationTimeout, "escalation-timeout", server.DefaultEscalationTimeout, "how long an escalated action waits for its owner's answer before it times out as a denial (> 0)")
 	flags.Usage = func() {
 		fmt.Fprintln(stderr, "usage: clawnet serve [flags]")
 		fmt.Fprintln(stderr)
@@ -185,6 +188,9 @@ func parseServeFlags(args []string, stderr io.Writer) (serveConfig, error) {
 	}
 	if cfg.contactRequestTTL < 0 {
 		return cfg, &usageError{"--contact-request-ttl must not be negative"}
+	}
+	if cfg.escalationTimeout <= 0 {
+		return cfg, &usageError{fmt.Sprintf("--escalation-timeout %v: must be positive, such as 30m", cfg.escalationTimeout)}
 	}
 	if cfg.publicURL != "" {
 		if _, err := didWebHost(cfg.publicURL); err != nil {
@@ -329,6 +335,8 @@ func serve(ctx context.Context, cfg serveConfig, stdout io.Writer, logger *slog.
 			Grants:  grants,
 			Mailbox: mailbox.New(db, mailbox.Options{}),
 			Events:  streams,
+
+			EscalationTimeout: cfg.escalationTimeout,
 		},
 	})
 	if err != nil {
@@ -343,7 +351,7 @@ func serve(ctx context.Context, cfg serveConfig, stdout io.Writer, logger *slog.
 		logger.Info("recovered message deliveries", "entries", n)
 	}
 	go sweepReplayRecords(ctx, srv, logger)
-	go expireEscalations(ctx, srv, logger)
+	go expireEscalations(ctx, srv, expiryInterval(cfg.escalationTimeout), logger)
 	hs := &http.Server{
 		Handler:           srv.Handler(),
 		ReadHeaderTimeout: 10 * time.Second,
@@ -427,10 +435,20 @@ func sweepReplayRecords(ctx context.Context, srv *server.Server, logger *slog.Lo
 	}
 }
 
+// expiryInterval is how often serve looks for escalations past their
+// deadline: a quarter of the timeout, so that a short timeout is not
+// overshot by much more than itself, between 1 second (a scan of the
+// pending escalations is cheap, but not free) and 30 seconds (the
+// default timeout of 30 minutes needs no more). A timeout is logged at
+// most this long after its deadline (spec/escalations.md §4).
+func expiryInterval(timeout time.Duration) time.Duration {
+	return min(max(timeout/4, time.Second), 30*time.Second)
+}
+
 // expireEscalations times out the pending escalations past their deadline
-// now and every 30 seconds until ctx ends (spec/escalations.md §4).
-func expireEscalations(ctx context.Context, srv *server.Server, logger *slog.Logger) {
-	t := time.NewTicker(30 * time.Second)
+// now and every interval until ctx ends (spec/escalations.md §4).
+func expireEscalations(ctx context.Context, srv *server.Server, interval time.Duration, logger *slog.Logger) {
+	t := time.NewTicker(interval)
 	defer t.Stop()
 	now := time.Now()
 	for {
