@@ -39,10 +39,11 @@ type serverProc struct {
 }
 
 // startServer runs `clawnet serve` as a child process on a free loopback
-// port and returns once it printed its address.
-func startServer(t *testing.T, dataDir string) *serverProc {
+// port and returns once it printed its address; extra flags follow the
+// defaults, so they may override them (such as --addr).
+func startServer(t *testing.T, dataDir string, extra ...string) *serverProc {
 	t.Helper()
-	cmd := exec.Command(os.Args[0], "serve", "--addr", "127.0.0.1:0", "--data", dataDir, "--log-level", "warn")
+	cmd := exec.Command(os.Args[0], append([]string{"serve", "--addr", "127.0.0.1:0", "--data", dataDir, "--log-level", "warn"}, extra...)...)
 	cmd.Env = append(os.Environ(), childEnv+"=1")
 	stdout, err := cmd.StdoutPipe()
 	if err != nil {
