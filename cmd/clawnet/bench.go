@@ -45,6 +45,10 @@ func benchUsage(w io.Writer) {
   clawnet bench proofs --server URL [--clients N] [--duration D] [--json]
       request inclusion proofs from a running server with N keep-alive clients
       for D, verifying a sample of them; print proofs/s, latency and errors
+  clawnet bench actions [--server URL] [--agents N] [--duration D] [--rate R] [--json]
+      set up N agents with delegation credentials, then drive signed allowed
+      actions (POST /v1/actions) for D, verifying a sample of the receipts;
+      print actions/s, latency and errors
 `)
 }
 
@@ -66,6 +70,8 @@ func cmdBench(ctx context.Context, args []string, _ io.Reader, stdout, stderr io
 		return cmdBenchResolve(ctx, args[1:], stdout, stderr)
 	case "credentials":
 		return cmdBenchCredentials(ctx, args[1:], stdout, stderr)
+	case "actions":
+		return cmdBenchActions(ctx, args[1:], stdout, stderr)
 	case "help", "-h", "--help":
 		benchUsage(stdout)
 		return exitOK
