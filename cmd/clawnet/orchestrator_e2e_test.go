@@ -4,6 +4,8 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"log/slog"
+	"net"
 	"net/http"
 	"os"
 	"os/exec"
@@ -16,8 +18,16 @@ import (
 	"testing"
 	"time"
 
+	"github.com/clawnet/ledger/did"
+	"github.com/clawnet/ledger/did/registry"
 	"github.com/clawnet/ledger/server"
+	"github.com/clawnet/ledger/server/events"
+	"github.com/clawnet/ledger/server/mailbox"
 	"github.com/clawnet/ledger/transparency"
+	"github.com/clawnet/ledger/transparency/sequencer"
+	"github.com/clawnet/ledger/transparency/store"
+	"github.com/clawnet/ledger/vc/grant"
+	"github.com/clawnet/ledger/vc/status"
 )
 
 func TestServeEscalationTimeoutFlag(t *testing.T) {
@@ -380,20 +390,12 @@ func TestOrchestratorEndToEnd(t *testing.T) {
 
 	// clawaudit, built from its source, verifies every receipt saved and
 	// monitors the log from its first entry.
-	audit := filepath.Join(t.TempDir(), "clawaudit")
-	if b, err := exec.Command(goTool(t), "build", "-o", audit, "github.com/clawnet/ledger/cmd/clawaudit").CombinedOutput(); err != nil {
-		t.Fatalf("build clawaudit: %v\n%s", err, b)
-	}
+	audit := buildClawaudit(t)
 	if b, err := exec.Command(audit, append([]string{"verify", "--key", s.vkey}, receipts...)...).CombinedOutput(); err != nil ||
 		strings.Count(string(b), "OK ") != len(receipts) {
 		t.Fatalf("clawaudit verify %d receipts: %v\n%s", len(receipts), err, b)
 	}
-	size := logSize(t, s.url(), s.vkey)
-	b, err := exec.Command(audit, "monitor", "--server", s.url(), "--key", s.vkey, "--state", filepath.Join(t.TempDir(), "state"), "--once").CombinedOutput()
-	if n := strconv.FormatUint(size, 10); err != nil || !strings.Contains(string(b), "verified checkpoint of size "+n+" (") ||
-		!strings.Contains(string(b), ", "+n+" new entries") {
-		t.Fatalf("clawaudit monitor --once (log size %d): %v\n%s", size, err, b)
-	}
+	auditMonitor(t, s)
 	s.stop(syscall.SIGTERM)
 }
 
@@ -421,3 +423,191 @@ func goTool(t *testing.T) string {
 }
 
 func fileExists(p string) bool { _, err := os.Stat(p); return err == nil }
+
+// noDeliveryLog refuses every message.delivered entry, as a crash right
+// after a decision's commit would leave it missing.
+type noDeliveryLog struct{ server.Log }
+
+func (l noDeliveryLog) Append(ctx context.Context, e *transparency.Entry, apply sequencer.Apply) (sequencer.Appended, error) {
+	if e.Type == "message.delivered" {
+		return sequencer.Appended{}, errors.New("test: crashed before the delivery entry")
+	}
+	return l.Log.Append(ctx, e, apply)
+}
+
+// serveWithoutDeliveries serves the data folder of s on its address, in
+// process and wired as clawnet serve wires it, but with a log that loses
+// every message.delivered entry, until the returned stop is called.
+func serveWithoutDeliveries(t *testing.T, s *e2eServe) (stop func()) {
+	t.Helper()
+	logger := slog.New(slog.DiscardHandler)
+	keys, err := loadOrCreateKeys(s.data, "", "", logger)
+	if err != nil {
+		t.Fatal(err)
+	}
+	issuerKey, err := loadOrCreateIssuerKey(s.data, logger)
+	if err != nil {
+		t.Fatal(err)
+	}
+	db, err := store.Open(filepath.Join(s.data, dbDir), store.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	l, err := sequencer.Open(context.Background(), sequencer.Config{DB: db, Signer: keys.signer, Origin: keys.signer.Name()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	publicURL := s.url()
+	host, err := didWebHost(publicURL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	reg, err := registry.New(registry.Config{DB: db, Host: host, PublicURL: publicURL})
+	if err != nil {
+		t.Fatal(err)
+	}
+	lists, err := status.New(status.Config{DB: db, BaseURL: publicURL + "/status/"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	grants, err := grant.New(grant.Config{DB: db, Status: lists})
+	if err != nil {
+		t.Fatal(err)
+	}
+	streams, err := events.New(events.Config{DB: db})
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv, err := server.New(server.Config{
+		Log: noDeliveryLog{l}, VerifierKey: keys.vkey,
+		Resolver: &did.Resolver{Hosted: reg, HostedHost: host, Cache: did.NewCache(1000, time.Now)},
+		Identity: &server.IdentityConfig{
+			PublicURL: publicURL, DIDWebHost: host, DB: db, Registry: reg,
+			Status: lists, IssuerKey: issuerKey.Priv, Grants: grants,
+			Mailbox: mailbox.New(db, mailbox.Options{}), Events: streams,
+		},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ln, err := net.Listen("tcp", s.addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	hs := &http.Server{Handler: srv.Handler()}
+	hs.RegisterOnShutdown(srv.CloseEvents)
+	served := make(chan error, 1)
+	go func() { served <- hs.Serve(ln) }()
+	return func() {
+		t.Helper()
+		if err := hs.Shutdown(context.Background()); err != nil {
+			t.Error(err)
+		}
+		<-served
+		if err := l.Close(); err != nil {
+			t.Error(err)
+		}
+		if err := db.Close(); err != nil {
+			t.Error(err)
+		}
+	}
+}
+
+// TestServeRecoversDeliveries: an allowed message whose message.delivered
+// entry was lost (committed decision and inbox, no delivery entry) gets
+// its entry when clawnet serve starts, before it serves; the recipient
+// has the message once, and clawaudit's monitor accepts the log.
+func TestServeRecoversDeliveries(t *testing.T) {
+	if testing.Short() {
+		t.Skip("runs clawnet serve processes; skipped in -short")
+	}
+	dir := t.TempDir()
+	s := &e2eServe{t: t, data: filepath.Join(dir, "data")}
+	s.start()
+	e := &idEnv{t: t, srv: &running{url: s.url()}, dir: dir, vkey: s.vkey}
+	alice, bob := e.newKey("alice.jwk"), e.newKey("bob.jwk")
+	e.ok("owner", "register", "--key", e.path("alice.jwk"))
+	e.ok("owner", "register", "--key", e.path("bob.jwk"))
+	work := lineAfter(t, e.ok("agent", "add", "--owner-key", e.path("alice.jwk"), "--role", "identity", "--context", "work",
+		"--out", e.path("work.jwk")), "identity (work) agent of "+alice+": ")
+	friends := lineAfter(t, e.ok("agent", "add", "--owner-key", e.path("bob.jwk"), "--role", "identity", "--context", "friends",
+		"--out", e.path("friends.jwk")), "identity (friends) agent of "+bob+": ")
+	req := strings.Fields(lineAfter(t, e.ok("contact", "request", "--owner-key", e.path("alice.jwk"), "--to", bob, "--agent", work), "contact request "))[0]
+	e.ok("contact", "accept", "--owner-key", e.path("bob.jwk"), "--request", req, "--agent", friends)
+	cred := strings.Fields(lineAfter(t, e.ok("grant", "--owner-key", e.path("alice.jwk"), "--agent", work, "--out", e.path("chat.cred"),
+		"--scope", `{"id":"chat","effect":"allow","actions":["message/send"],"resources":["chat/**"],"counterparties":["contacts"]}`), "credential "))[0]
+	e.ok("grant", "--owner-key", e.path("bob.jwk"), "--agent", friends, "--out", e.path("listen.cred"),
+		"--scope", `{"id":"listen","effect":"allow","actions":["message/receive"],"resources":["chat/**"],"counterparties":["contacts"]}`)
+	s.stop(syscall.SIGTERM)
+
+	stop := serveWithoutDeliveries(t, s)
+	code, out, serr := runExit(t, "act", "--agent-key", e.path("work.jwk"), "--cred-id", cred, "--action", "message/send",
+		"--to", bob, "--resource", "chat/lost", "--message", "delivered, entry lost", "--id", "e2e-lost-delivery-01", "--server", s.url())
+	if code != exitFail || !strings.Contains(serr, "500") {
+		t.Fatalf("act with the delivery entry lost: exit %d\n%s%s", code, out, serr)
+	}
+	stop()
+
+	// serve appends the missing entry before it serves.
+	s.start()
+	size := logSize(t, s.url(), s.vkey)
+	var decision, delivered []uint64
+	for i, en := range logEntries(t, s.url(), 0, size) {
+		switch {
+		case en.Type == "action.decision" && en.Subject == "e2e-lost-delivery-01" && en.Decision == transparency.DecisionAllowed:
+			decision = append(decision, uint64(i))
+		case en.Type == "message.delivered" && en.Actor == work && en.Counterparty == bob:
+			delivered = append(delivered, uint64(i))
+		}
+	}
+	if len(decision) != 1 || len(delivered) != 1 || delivered[0] <= decision[0] {
+		t.Fatalf("decision entries %v, delivery entries %v", decision, delivered)
+	}
+	agentKey, err := readKeyFile(e.path("work.jwk"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := call(context.Background(), s.url(), agentKey, http.MethodGet, "/v1/actions/e2e-lost-delivery-01", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var a server.ActionResponse
+	if err := json.Unmarshal(b, &a); err != nil || a.Delivery == nil || a.Delivery.Index != delivered[0] || a.Delivery.Recipient != friends {
+		t.Fatalf("action after recovery: %v %s", err, b)
+	}
+	if out := e.ok("inbox", "--agent-key", e.path("friends.jwk")); strings.Count(out, "  | delivered, entry lost\n") != 1 {
+		t.Fatalf("inbox after recovery:\n%s", out)
+	}
+	// Recovered once: another restart appends nothing.
+	s.stop(syscall.SIGKILL)
+	s.start()
+	if n := logSize(t, s.url(), s.vkey); n != size {
+		t.Errorf("a second start grew the log from %d to %d", size, n)
+	}
+	auditMonitor(t, s)
+	s.stop(syscall.SIGTERM)
+}
+
+// auditMonitor builds clawaudit and runs monitor --once over the log of
+// s from its first entry: every entry parses and the tree it serves is
+// the one its signed checkpoint commits to.
+func auditMonitor(t *testing.T, s *e2eServe) {
+	t.Helper()
+	audit := buildClawaudit(t)
+	size := logSize(t, s.url(), s.vkey)
+	b, err := exec.Command(audit, "monitor", "--server", s.url(), "--key", s.vkey, "--state", filepath.Join(t.TempDir(), "state"), "--once").CombinedOutput()
+	if n := strconv.FormatUint(size, 10); err != nil || !strings.Contains(string(b), "verified checkpoint of size "+n+" (") ||
+		!strings.Contains(string(b), ", "+n+" new entries") {
+		t.Fatalf("clawaudit monitor --once (log size %d): %v\n%s", size, err, b)
+	}
+}
+
+// buildClawaudit builds cmd/clawaudit from source into a temporary folder.
+func buildClawaudit(t *testing.T) string {
+	t.Helper()
+	audit := filepath.Join(t.TempDir(), "clawaudit")
+	if b, err := exec.Command(goTool(t), "build", "-o", audit, "github.com/clawnet/ledger/cmd/clawaudit").CombinedOutput(); err != nil {
+		t.Fatalf("build clawaudit: %v\n%s", err, b)
+	}
+	return audit
+}
