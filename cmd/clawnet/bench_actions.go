@@ -443,6 +443,15 @@ func actOnce(ctx context.Context, c *http.Client, base string, ag *benchAgent, i
 	return true, nil
 }
 
+// benchAnswer is the part of server.ActionResponse that the bench checks.
+type benchAnswer struct {
+	ID       string                `json:"id"`
+	Decision transparency.Decision `json:"decision"`
+	Reason   string                `json:"reason"`
+	Index    uint64                `json:"index"`
+	Receipt  json.RawMessage       `json:"receipt"`
+}
+
 // benchExpect is what the answer to one benchmark action must say.
 type benchExpect struct {
 	id, agent, owner, cred, resource, requestDigest string
@@ -458,7 +467,7 @@ func checkActionAnswer(status int, b []byte, want benchExpect, v note.Verifier, 
 	if status != http.StatusOK {
 		return fmt.Errorf("status %d: %s", status, strings.TrimSpace(string(b[:min(len(b), 200)])))
 	}
-	var a server.ActionResponse
+	var a benchAnswer
 	if err := json.Unmarshal(b, &a); err != nil {
 		return fmt.Errorf("not an action answer: %w", err)
 	}
@@ -467,8 +476,24 @@ func checkActionAnswer(status int, b []byte, want benchExpect, v note.Verifier, 
 		return fmt.Errorf("the server answered for request %.80q", a.ID)
 	case a.Decision != transparency.DecisionAllowed:
 		return fmt.Errorf("decision %q (%.200s), want allowed", a.Decision, a.Reason)
-	case len(a.Receipt) == 0:
+	case len(a.Receipt) == 0 || string(a.Receipt) == "null":
 		return errors.New("no receipt")
+	}
+	if !full {
+		// The receipt's form and index only; ParseReceipt and the
+		// verification below cost the generator more than the server's
+		// whole answer.
+		var r struct {
+			Format string  `json:"format"`
+			Index  *uint64 `json:"index"`
+		}
+		if err := json.Unmarshal(a.Receipt, &r); err != nil || r.Format != transparency.ReceiptFormat || r.Index == nil {
+			return fmt.Errorf("not a receipt: %.200s", a.Receipt)
+		}
+		if *r.Index != a.Index {
+			return fmt.Errorf("the receipt is for entry %d, the answer says %d", *r.Index, a.Index)
+		}
+		return nil
 	}
 	rc, err := transparency.ParseReceipt(a.Receipt)
 	if err != nil {
@@ -476,9 +501,6 @@ func checkActionAnswer(status int, b []byte, want benchExpect, v note.Verifier, 
 	}
 	if rc.Index != a.Index {
 		return fmt.Errorf("the receipt is for entry %d, the answer says %d", rc.Index, a.Index)
-	}
-	if !full {
-		return nil
 	}
 	vr, err := transparency.VerifyReceipt(rc, v)
 	if err != nil {
