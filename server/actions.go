@@ -579,7 +579,7 @@ func (s *Server) emitDecision(tx *store.Tx, agent *registry.Agent, p *parsedActi
 	switch {
 	case rec.Decision == transparency.DecisionEscalated:
 		ev := EscalationOpenedEvent{Escalation: rec.Escalation, ID: p.ID, Agent: agent.DID, Action: p.Action, Resource: p.Resource,
-			Counterparty: p.Counterparty, Args: p.argsJSON, Reason: rec.Reason, Index: rec.Index, Deadline: now.Add(escalationWindow)}
+			Counterparty: p.Counterparty, Args: p.argsJSON, Reason: rec.Reason, Index: rec.Index, Deadline: now.Add(s.escalationTimeout)}
 		return s.emitFitted(tx, agent.Owner, EventEscalationOpened, ev, func() any {
 			ev.Args, ev.ArgsOmitted = nil, true
 			ev.Action, ev.Resource, ev.Reason = truncateUTF8(ev.Action, 256), truncateUTF8(ev.Resource, 256), truncateUTF8(ev.Reason, 256)

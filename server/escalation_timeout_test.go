@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/clawnet/ledger/did"
+	"github.com/clawnet/ledger/server/events"
 	"github.com/clawnet/ledger/transparency"
 )
 
@@ -15,20 +16,26 @@ import (
 // --escalation-timeout d would.
 func (a *actionEnv) withEscalationTimeout(t *testing.T, d time.Duration) {
 	t.Helper()
+	st, err := events.New(events.Config{DB: a.db})
+	if err != nil {
+		t.Fatal(err)
+	}
 	s, err := New(Config{
 		Log: a.log, VerifierKey: a.vkey, Clock: a.clock.Now,
 		Resolver: &did.Resolver{Hosted: a.reg, HostedHost: a.host, Cache: did.NewCache(1000, a.clock.Now)},
 		Identity: &IdentityConfig{
 			PublicURL: a.url, DIDWebHost: a.host, DB: a.db, Registry: a.reg,
 			Status: a.lists, IssuerKey: a.issuerKey, Grants: a.grants, EscalationTimeout: d,
+			Events: st,
 		},
 	})
 	if err != nil {
 		t.Fatal(err)
 	}
+	t.Cleanup(s.CloseEvents)
 	h := s.Handler()
 	a.current.Store(&h)
-	a.grantEnv.srv = s
+	a.grantEnv.srv, a.streams = s, st
 }
 
 // TestEscalationTimeoutConfigured: the configured timeout sets the listed
@@ -43,6 +50,10 @@ func TestEscalationTimeoutConfigured(t *testing.T) {
 	esc := a.escalate(t, "payment-timeout-01")
 	if l := a.listEscalations(t, f.owner); len(l) != 1 || !l[0].Deadline.Equal(decided.Add(5*time.Minute)) {
 		t.Fatalf("listed %+v, want the deadline %s", l, decided.Add(5*time.Minute))
+	}
+	// The owner's escalation.opened event says the same deadline.
+	if evs := eventsOf[EscalationOpenedEvent](t, a, f.owner.did, EventEscalationOpened); len(evs) != 1 || !evs[0].Deadline.Equal(decided.Add(5*time.Minute)) {
+		t.Fatalf("escalation.opened events %+v, want one with the deadline %s", evs, decided.Add(5*time.Minute))
 	}
 	a.clock.Advance(5*time.Minute - time.Second)
 	if n, err := a.srv.ExpireEscalations(ctx, a.clock.Now()); n != 0 || err != nil {
