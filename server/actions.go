@@ -460,9 +460,10 @@ func (s *Server) postAction(w http.ResponseWriter, r *http.Request) error {
 		}
 		return identityError(err)
 	}
-	if done, err := s.replayAction(r.Context(), w, agent.DID, p); done || err != nil {
-		return err
-	}
+	// A request id decided before is found by the decision's Apply
+	// (errActionExists below), which must look anyway, in the sequencer,
+	// for two requests racing with one id: a read here first would cost
+	// every new action a second lookup of a key that is not there.
 	now := s.clock().UTC()
 	vd, err := s.decideAction(r.Context(), agent, p, now)
 	if err != nil {
