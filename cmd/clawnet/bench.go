@@ -53,7 +53,7 @@ func benchUsage(w io.Writer) {
 }
 
 func init() {
-	registerCommand(command{name: "bench", summary: "measure the log (bench log) or a server's proofs (bench proofs)", run: cmdBench})
+	registerCommand(command{name: "bench", summary: "measure the log (bench log) or a running server (bench proofs, resolve, credentials, actions)", run: cmdBench})
 }
 
 func cmdBench(ctx context.Context, args []string, _ io.Reader, stdout, stderr io.Writer) int {
