@@ -132,6 +132,27 @@ func TestVerifyRefusals(t *testing.T) {
 	if forged[len(forged)-5] == good[len(good)-5] {
 		t.Fatal("forgery did not change the token")
 	}
+	// goodSig is good's signature; withSig puts another in its place.
+	dot := strings.LastIndexByte(good, '.')
+	goodSig, err := base64.RawURLEncoding.DecodeString(good[dot+1:])
+	if err != nil {
+		t.Fatal(err)
+	}
+	withSig := func(sig []byte) string { return good[:dot+1] + b64(sig) }
+	// The same signature with S + L (the group order) in place of S: the
+	// same point equation holds, and only a verifier that insists on a
+	// canonical S (RFC 8032 §5.1.7) refuses it.
+	malleable := append([]byte(nil), goodSig...)
+	order := [32]byte{0xed, 0xd3, 0xf5, 0x5c, 0x1a, 0x63, 0x12, 0x58, 0xd6, 0x9c, 0xf7, 0xa2, 0xde, 0xf9, 0xde, 0x14, 31: 0x10}
+	carry := 0
+	for i := 0; i < 32; i++ {
+		v := int(malleable[32+i]) + int(order[i]) + carry
+		malleable[32+i], carry = byte(v), v>>8
+	}
+	// A payload part that is base64url characters but no base64url
+	// (one character), correctly signed.
+	badPayloadInput := b64([]byte(hdr(""))) + ".A"
+	badPayload := badPayloadInput + "." + b64(ed25519.Sign(priv, []byte(badPayloadInput)))
 
 	for _, tc := range []struct {
 		name    string
@@ -180,6 +201,11 @@ func TestVerifyRefusals(t *testing.T) {
 		{name: "key-not-in-authentication", auth: []string{Scheme + " " + good}, resolve: assertOnly, want: CodeKeyNotAuthorized},
 		{name: "key-type-unsupported", auth: []string{Scheme + " " + good}, resolve: jwt, want: CodeKeyTypeUnsupported},
 		{name: "forged-signature", auth: []string{Scheme + " " + string(forged)}, want: CodeSignatureInvalid},
+		{name: "signature-truncated", auth: []string{Scheme + " " + withSig(goodSig[:63])}, want: CodeSignatureInvalid},
+		{name: "signature-extended", auth: []string{Scheme + " " + withSig(append(append([]byte(nil), goodSig...), 0))}, want: CodeSignatureInvalid},
+		{name: "signature-empty", auth: []string{Scheme + " " + good[:dot+1]}, want: CodeSignatureInvalid},
+		{name: "signature-non-canonical-s", auth: []string{Scheme + " " + withSig(malleable)}, want: CodeSignatureInvalid},
+		{name: "payload-not-base64url", auth: []string{Scheme + " " + badPayload}, want: CodeClaimsMalformed},
 		{name: "signed-by-other-key", auth: []string{Scheme + " " + compact(hdr(""), claimsJSON(goodClaims(body)), edSign(other))}, want: CodeSignatureInvalid},
 		{name: "other-keys-kid-with-our-signature", auth: []string{Scheme + " " + compact(`{"alg":"EdDSA","kid":"`+otherKID+`","typ":"clawnet-request+jwt"}`, claimsJSON(goodClaims(body)), edSign(priv))}, want: CodeSignatureInvalid},
 		{name: "typ-missing", auth: []string{Scheme + " " + compact(`{"alg":"EdDSA","kid":"`+kid+`"}`, claimsJSON(goodClaims(body)), edSign(priv))}, want: CodeWrongType},
