@@ -1,11 +1,11 @@
 package server
 
 import (
-	"context"
 	"crypto/sha256"
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"math"
 	"net/http"
 	"time"
 
@@ -22,10 +22,21 @@ import (
 //   - an in-memory cache (request.MemoryReplayCache) refuses any (DID, jti)
 //     seen by this process, for reads and writes alike;
 //   - a request that changes state records its (DID, jti) under "s/jti/"
-//     in the same log transaction as the change (recordJTI), and Use looks
-//     there first, so a restart cannot reopen the window for a request that
-//     took effect. A request that changed nothing is not worth persisting:
-//     replaying it can only do what it would have done the first time.
+//     in the same log transaction as the change (recordJTI), and
+//     authenticate looks there too, so a restart cannot reopen the window
+//     for a request that took effect. A request that changed nothing is not
+//     worth persisting: replaying it can only do what it would have done
+//     the first time.
+//
+// The store is read only for a token that a previous process could have
+// recorded: records are keyed by their until second, so every record
+// written before this process started has an until at most that of the
+// greatest record then (recordedUntil). A token whose own until is later
+// can only have been used by this process, and the memory cache, which
+// holds every jti this process accepted until it expires, is then the
+// whole answer. Shortly after a start that is every fresh token, and the
+// common request costs no store read (two before: one here, one in the
+// change's transaction).
 //
 // Records expire at exp + skew, when the verifier refuses the token for its
 // time anyway; sweepJTI deletes them.
@@ -36,6 +47,9 @@ import (
 // sweep is one range scan, and found without knowing anything but what
 // the token says.
 const jtiPrefix = "s/jti/"
+
+// jtiEnd is the end of the jtiPrefix range: its last byte plus one.
+const jtiEnd = "s/jti0"
 
 // maxReplayEntries bounds the in-memory replay cache (about 45 bytes an
 // entry, 190 MB when full): with requests of the default 60 s lifetime
@@ -52,31 +66,15 @@ func jtiKey(key string, until time.Time) []byte {
 	return append(k, sum[:16]...)
 }
 
-// durableReplay is the replay cache of the verifier: the store's records
-// first, then memory. Safe for concurrent use.
-type durableReplay struct {
-	db  *store.DB // nil: memory only (tests of the read path)
-	mem *request.MemoryReplayCache
-}
-
-func (d *durableReplay) Use(ctx context.Context, key string, until, now time.Time) error {
-	if d.db != nil {
-		switch _, err := d.db.Get(jtiKey(key, until)); {
-		case err == nil:
-			return request.ErrReplayed
-		case !errors.Is(err, store.ErrNotFound):
-			return fmt.Errorf("replay cache: %w", err)
-		}
-	}
-	// Memory holds a 64-bit fingerprint of the key, not the key.
-	return d.mem.Use(ctx, key, until, now)
-}
-
 // signedAuth verifies signed requests for the server.
 type signedAuth struct {
 	verifier *request.Verifier
 	skew     time.Duration
-	db       *store.DB
+	db       *store.DB // nil: memory only (tests of the read path)
+	// recordedUntil is the until second (Unix) of the greatest jti record
+	// in the store when this process started; only a token whose until is
+	// not later may have a record this process did not write.
+	recordedUntil int64
 }
 
 func newSignedAuth(audience string, resolve request.ResolveFunc, db *store.DB, now func() time.Time) (*signedAuth, error) {
@@ -85,17 +83,42 @@ func newSignedAuth(audience string, resolve request.ResolveFunc, db *store.DB, n
 		Resolve:  resolve,
 		Now:      now,
 		Skew:     request.DefaultSkew,
-		Replay:   &durableReplay{db: db, mem: request.NewMemoryReplayCache(maxReplayEntries)},
+		// Memory holds a 64-bit fingerprint of each key, not the key.
+		Replay: request.NewMemoryReplayCache(maxReplayEntries),
 	})
 	if err != nil {
 		return nil, err
 	}
-	return &signedAuth{verifier: v, skew: request.DefaultSkew, db: db}, nil
+	a := &signedAuth{verifier: v, skew: request.DefaultSkew, db: db, recordedUntil: math.MinInt64}
+	if db != nil {
+		last, err := db.Last([]byte(jtiPrefix), []byte(jtiEnd))
+		if err != nil {
+			return nil, fmt.Errorf("replay records: %w", err)
+		}
+		if last != nil {
+			if len(last) < len(jtiPrefix)+8 {
+				return nil, fmt.Errorf("replay records: malformed key %q", last)
+			}
+			a.recordedUntil = int64(binary.BigEndian.Uint64(last[len(jtiPrefix):]))
+		}
+	}
+	return a, nil
+}
+
+// mayBeRecorded reports whether v's jti could have been recorded by an
+// earlier process, which only the store knows.
+func (a *signedAuth) mayBeRecorded(v *request.Verified) bool {
+	return a.db != nil && a.until(v).Unix() <= a.recordedUntil
+}
+
+// until is the time until which v's jti matters: exp + skew.
+func (a *signedAuth) until(v *request.Verified) time.Time {
+	return time.Unix(v.Claims.Expires, 0).Add(a.skew)
 }
 
 // jtiRecord is the durable record of one verified request's jti.
 func (a *signedAuth) jtiRecord(v *request.Verified) []byte {
-	return jtiKey(v.DID+" "+v.Claims.ID, time.Unix(v.Claims.Expires, 0).Add(a.skew))
+	return jtiKey(v.DID+" "+v.Claims.ID, a.until(v))
 }
 
 // recordJTI is called inside the Apply of the state change that v causes:
@@ -104,11 +127,13 @@ func (a *signedAuth) jtiRecord(v *request.Verified) []byte {
 // flight too), and records it with the change.
 func (a *signedAuth) recordJTI(tx *store.Tx, v *request.Verified) error {
 	k := a.jtiRecord(v)
-	switch _, err := tx.Get(k); {
-	case err == nil:
-		return &apiError{http.StatusUnauthorized, string(request.CodeReplayed), "this request was already used", nil}
-	case !errors.Is(err, store.ErrNotFound):
-		return err
+	if a.mayBeRecorded(v) {
+		switch _, err := tx.Get(k); {
+		case err == nil:
+			return &apiError{http.StatusUnauthorized, string(request.CodeReplayed), "this request was already used", nil}
+		case !errors.Is(err, store.ErrNotFound):
+			return err
+		}
 	}
 	tx.Set(k, []byte{1})
 	return nil
@@ -204,6 +229,14 @@ var requestMessages = map[request.Code]string{
 // returns an *apiError for every refusal.
 func (a *signedAuth) authenticate(w http.ResponseWriter, r *http.Request, body []byte) (*request.Verified, error) {
 	v, err := a.verifier.Verify(r.Context(), r, body)
+	if err == nil && a.mayBeRecorded(v) {
+		switch _, gerr := a.db.Get(a.jtiRecord(v)); {
+		case gerr == nil:
+			err = &request.Error{Code: request.CodeReplayed, Err: errors.New("recorded before this process started")}
+		case !errors.Is(gerr, store.ErrNotFound):
+			err = &request.Error{Code: request.CodeReplayCacheUnavailable, Err: fmt.Errorf("replay records: %w", gerr)}
+		}
+	}
 	if err == nil {
 		return v, nil
 	}

@@ -125,6 +125,72 @@ func TestSignedReplayAcrossRestart(t *testing.T) {
 	}
 }
 
+// TestSignedReplayStoreReads: the store is read only for tokens that an
+// earlier process could have recorded (until not after the greatest record
+// at start); every such token is refused if recorded, whatever its place
+// among the records, and a token of this process is refused from memory.
+func TestSignedReplayStoreReads(t *testing.T) {
+	db := openTestStore(t, t.TempDir())
+	defer db.Close()
+	now := time.Unix(1_800_000_000, 0)
+	at := now
+	clock := func() time.Time { return at }
+	a, err := newSignedAuth(signedAudience, request.ResolveKeyDID, db, clock)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Two requests that took effect, 30 s apart (so their untils differ).
+	var reqs []*http.Request
+	var vs []*request.Verified
+	for i, iat := range []time.Time{now, now.Add(30 * time.Second)} {
+		at = iat
+		r := signedRequest(t, byte(20+i), iat, `{}`)
+		v, err := a.authenticate(httptest.NewRecorder(), r, []byte(`{}`))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if a.mayBeRecorded(v) {
+			t.Fatalf("a first process reads the store for its own token %d", i)
+		}
+		if err := commitJTI(t, db, a, v); err != nil {
+			t.Fatal(err)
+		}
+		reqs, vs = append(reqs, r), append(vs, v)
+	}
+	restarted, err := newSignedAuth(signedAudience, request.ResolveKeyDID, db, clock)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := restarted.until(vs[1]).Unix(); restarted.recordedUntil != want {
+		t.Fatalf("recordedUntil = %d, want %d (the greatest record's)", restarted.recordedUntil, want)
+	}
+	for i, r := range reqs {
+		if !restarted.mayBeRecorded(vs[i]) {
+			t.Fatalf("token %d, recorded before the restart, is not looked up", i)
+		}
+		if _, err := restarted.authenticate(httptest.NewRecorder(), r, []byte(`{}`)); authCode(err) != string(request.CodeReplayed) {
+			t.Fatalf("token %d after the restart: %v, want %s", i, err, request.CodeReplayed)
+		}
+	}
+	// A token issued after the restart (until later than every record)
+	// is not looked up, and its replay is refused by memory.
+	at = now.Add(90 * time.Second)
+	fresh := signedRequest(t, 30, at, `{}`)
+	v, err := restarted.authenticate(httptest.NewRecorder(), fresh, []byte(`{}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if restarted.mayBeRecorded(v) {
+		t.Fatal("a token of this process is looked up in the store")
+	}
+	if err := commitJTI(t, db, restarted, v); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := restarted.authenticate(httptest.NewRecorder(), fresh, []byte(`{}`)); authCode(err) != string(request.CodeReplayed) {
+		t.Fatalf("replay in the same process: %v, want %s", err, request.CodeReplayed)
+	}
+}
+
 func TestSweepJTI(t *testing.T) {
 	db := openTestStore(t, t.TempDir())
 	defer db.Close()
@@ -136,7 +202,7 @@ func TestSweepJTI(t *testing.T) {
 	var vs []*request.Verified
 	for i, at := range []time.Time{now, now.Add(10 * time.Minute)} {
 		r := signedRequest(t, byte(10+i), at, `{}`)
-		a.verifier = mustVerifier(t, at, db)
+		a.verifier = mustVerifier(t, at)
 		v, err := a.authenticate(httptest.NewRecorder(), r, []byte(`{}`))
 		if err != nil {
 			t.Fatal(err)
@@ -163,11 +229,11 @@ func TestSweepJTI(t *testing.T) {
 	}
 }
 
-func mustVerifier(t *testing.T, now time.Time, db *store.DB) *request.Verifier {
+func mustVerifier(t *testing.T, now time.Time) *request.Verifier {
 	t.Helper()
 	v, err := request.NewVerifier(request.Config{
 		Audience: signedAudience, Resolve: request.ResolveKeyDID, Now: func() time.Time { return now },
-		Replay: &durableReplay{db: db, mem: request.NewMemoryReplayCache(16)},
+		Replay: request.NewMemoryReplayCache(16),
 	})
 	if err != nil {
 		t.Fatal(err)

@@ -146,6 +146,24 @@ func (db *DB) Scan(start, end []byte, fn func(key, value []byte) (bool, error)) 
 	return it.Close()
 }
 
+// Last returns a copy of the greatest key in [start, end), or nil if there
+// is none.
+func (db *DB) Last(start, end []byte) ([]byte, error) {
+	it, err := db.pdb.NewIter(&pebble.IterOptions{LowerBound: start, UpperBound: end})
+	if err != nil {
+		return nil, fmt.Errorf("store last: %w", err)
+	}
+	var k []byte
+	if it.Last() {
+		k = bytes.Clone(it.Key())
+	}
+	if err := it.Error(); err != nil {
+		it.Close()
+		return nil, fmt.Errorf("store last: %w", err)
+	}
+	return k, it.Close()
+}
+
 // Batch is a set of writes that commit atomically. It is not safe for
 // concurrent use.
 type Batch struct {

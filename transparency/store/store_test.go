@@ -178,3 +178,25 @@ func TestTxReservedPrefix(t *testing.T) {
 		t.Fatalf("Apply deleting t/cp = %v, want ErrReservedKey", err)
 	}
 }
+
+func TestLast(t *testing.T) {
+	db := openMem(t, vfs.NewMem())
+	defer db.Close()
+	if k, err := db.Last([]byte("d/"), []byte("d0")); err != nil || k != nil {
+		t.Fatalf("empty: %q, %v", k, err)
+	}
+	for _, k := range []string{"c/99", "d/03", "d/01", "d/07", "e/00"} {
+		commit(t, db, k, "v")
+	}
+	for _, tc := range []struct{ start, end, want string }{
+		{"d/", "d0", "d/07"},
+		{"d/", "d/07", "d/03"}, // end is exclusive
+		{"d/04", "d/07", ""},
+		{"a", "z", "e/00"},
+	} {
+		k, err := db.Last([]byte(tc.start), []byte(tc.end))
+		if err != nil || string(k) != tc.want {
+			t.Errorf("Last(%q, %q) = %q, %v; want %q", tc.start, tc.end, k, err, tc.want)
+		}
+	}
+}
