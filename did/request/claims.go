@@ -4,10 +4,8 @@ import (
 	"bytes"
 	"crypto/sha256"
 	"encoding/hex"
-	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"time"
 )
 
@@ -116,67 +114,14 @@ func checkJTI(j string) error {
 // members of Claims, each once, integers for the times.
 func parseClaims(payload []byte) (Claims, error) {
 	var c Claims
-	if err := checkMembers(payload, []string{"aud", "htm", "htu", "bd", "iat", "exp", "jti"}, true); err != nil {
-		return c, err
-	}
-	dec := json.NewDecoder(bytes.NewReader(payload))
-	dec.DisallowUnknownFields()
-	if err := dec.Decode(&c); err != nil {
+	if err := decodeFlat(payload, []flatField{
+		{name: "aud", str: &c.Audience}, {name: "htm", str: &c.Method}, {name: "htu", str: &c.URI},
+		{name: "bd", str: &c.BodyDigest}, {name: "iat", num: &c.IssuedAt}, {name: "exp", num: &c.Expires},
+		{name: "jti", str: &c.ID},
+	}, true); err != nil {
 		return c, err
 	}
 	return c, c.check()
-}
-
-// checkMembers checks that data is one JSON object whose member names are
-// among allowed, each at most once (all of them if required). It is what
-// makes the header and payload parsing strict: encoding/json would take the
-// last of duplicate names and ignore unknown ones.
-func checkMembers(data []byte, allowed []string, required bool) error {
-	dec := json.NewDecoder(bytes.NewReader(data))
-	tok, err := dec.Token()
-	if err != nil {
-		return err
-	}
-	if d, ok := tok.(json.Delim); !ok || d != '{' {
-		return errors.New("not a JSON object")
-	}
-	seen := map[string]bool{}
-	for dec.More() {
-		tok, err := dec.Token()
-		if err != nil {
-			return err
-		}
-		name := tok.(string)
-		if seen[name] {
-			return fmt.Errorf("duplicate member %q", name)
-		}
-		seen[name] = true
-		known := false
-		for _, a := range allowed {
-			known = known || a == name
-		}
-		if !known {
-			return &unknownMemberError{name}
-		}
-		var v json.RawMessage
-		if err := dec.Decode(&v); err != nil {
-			return err
-		}
-	}
-	if _, err := dec.Token(); err != nil {
-		return err
-	}
-	if _, err := dec.Token(); err != io.EOF {
-		return errors.New("data after the JSON object")
-	}
-	if required {
-		for _, a := range allowed {
-			if !seen[a] {
-				return fmt.Errorf("member %q missing", a)
-			}
-		}
-	}
-	return nil
 }
 
 type unknownMemberError struct{ name string }

@@ -4,7 +4,6 @@ import (
 	"context"
 	"crypto/ed25519"
 	"encoding/base64"
-	"encoding/json"
 	"errors"
 	"net/http"
 	"strings"
@@ -125,14 +124,11 @@ func parseAuthorization(values []string) (string, protectedHeader, *Error) {
 	if err != nil {
 		return "", h, fail(CodeJWSMalformed, "protected header: %w", err)
 	}
-	if err := checkMembers(raw, []string{"alg", "typ", "kid"}, false); err != nil {
+	if err := decodeFlat(raw, []flatField{{name: "alg", str: &h.Alg}, {name: "typ", str: &h.Typ}, {name: "kid", str: &h.Kid}}, false); err != nil {
 		var u *unknownMemberError
 		if errors.As(err, &u) {
 			return "", h, fail(CodeJOSEHeaderNotAllowed, "protected header: %w", err)
 		}
-		return "", h, fail(CodeJWSMalformed, "protected header: %w", err)
-	}
-	if err := json.Unmarshal(raw, &h); err != nil {
 		return "", h, fail(CodeJWSMalformed, "protected header: %w", err)
 	}
 	if h.Alg != jwa.EdDSA().String() {
