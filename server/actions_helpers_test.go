@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"net/url"
 	"testing"
+	"time"
 
 	"github.com/clawnet/ledger/did"
 	"github.com/clawnet/ledger/did/request"
@@ -157,6 +158,13 @@ func (a *actionEnv) send(id string) map[string]any {
 // restart: the in-memory caches start empty.
 func (a *actionEnv) withStreams(t *testing.T, max int) {
 	t.Helper()
+	a.restartWith(t, max, 0)
+}
+
+// restartWith is withStreams with the escalation timeout too (0: the
+// default), as a restart of clawnet serve --escalation-timeout would be.
+func (a *actionEnv) restartWith(t *testing.T, max int, escalationTimeout time.Duration) {
+	t.Helper()
 	st, err := events.New(events.Config{DB: a.db})
 	if err != nil {
 		t.Fatal(err)
@@ -168,6 +176,7 @@ func (a *actionEnv) withStreams(t *testing.T, max int) {
 			PublicURL: a.url, DIDWebHost: a.host, DB: a.db, Registry: a.reg,
 			Status: a.lists, IssuerKey: a.issuerKey, Grants: a.grants,
 			Mailbox: mailbox.New(a.db, mailbox.Options{MaxUnacked: max}), Events: st,
+			EscalationTimeout: escalationTimeout,
 		},
 	})
 	if err != nil {

@@ -6,37 +6,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/clawnet/ledger/did"
-	"github.com/clawnet/ledger/server/events"
 	"github.com/clawnet/ledger/transparency"
 )
-
-// withEscalationTimeout rebuilds a's server over the same state with the
-// escalation timeout d, as a restart of clawnet serve
-// --escalation-timeout d would.
-func (a *actionEnv) withEscalationTimeout(t *testing.T, d time.Duration) {
-	t.Helper()
-	st, err := events.New(events.Config{DB: a.db})
-	if err != nil {
-		t.Fatal(err)
-	}
-	s, err := New(Config{
-		Log: a.log, VerifierKey: a.vkey, Clock: a.clock.Now,
-		Resolver: &did.Resolver{Hosted: a.reg, HostedHost: a.host, Cache: did.NewCache(1000, a.clock.Now)},
-		Identity: &IdentityConfig{
-			PublicURL: a.url, DIDWebHost: a.host, DB: a.db, Registry: a.reg,
-			Status: a.lists, IssuerKey: a.issuerKey, Grants: a.grants, EscalationTimeout: d,
-			Events: st,
-		},
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(s.CloseEvents)
-	h := s.Handler()
-	a.current.Store(&h)
-	a.grantEnv.srv, a.streams = s, st
-}
 
 // TestEscalationTimeoutConfigured: the configured timeout sets the listed
 // deadline, the answer's cut-off and the expiry, also for an escalation
@@ -45,7 +16,7 @@ func TestEscalationTimeoutConfigured(t *testing.T) {
 	a := newActionEnv(t, true)
 	f := a.f
 	ctx := context.Background()
-	a.withEscalationTimeout(t, 5*time.Minute)
+	a.restartWith(t, 0, 5*time.Minute)
 	decided := a.clock.Now()
 	esc := a.escalate(t, "payment-timeout-01")
 	if l := a.listEscalations(t, f.owner); len(l) != 1 || !l[0].Deadline.Equal(decided.Add(5*time.Minute)) {
@@ -74,13 +45,13 @@ func TestEscalationTimeoutConfigured(t *testing.T) {
 
 	// Decided under the default, then restarted with 1 minute: the
 	// shorter timeout applies to the pending escalation.
-	a.withEscalationTimeout(t, 0)
+	a.restartWith(t, 0, 0)
 	decided = a.clock.Now()
 	esc2 := a.escalate(t, "payment-timeout-02")
 	if l := a.listEscalations(t, f.owner); len(l) != 2 || l[0].Escalation != esc2 || !l[0].Deadline.Equal(decided.Add(DefaultEscalationTimeout)) {
 		t.Fatalf("listed %+v", l)
 	}
-	a.withEscalationTimeout(t, time.Minute)
+	a.restartWith(t, 0, time.Minute)
 	a.clock.Advance(time.Minute)
 	if n, err := a.srv.ExpireEscalations(ctx, a.clock.Now()); n != 1 || err != nil {
 		t.Fatalf("expired %d after the restart: %v", n, err)
