@@ -216,30 +216,22 @@ func cmdBenchLog(ctx context.Context, args []string, stdout, stderr io.Writer) i
 		fmt.Fprintf(stderr, "clawnet bench log: %v\n", err)
 		return exitFail
 	}
-	if *asJSON {
-		b, err := json.Marshal(res)
-		if err != nil {
-			fmt.Fprintf(stderr, "clawnet bench log: %v\n", err)
-			return exitFail
+	return benchReport("clawnet bench log", res, *asJSON, func() {
+		load := "as fast as possible"
+		if res.Rate > 0 {
+			load = fmt.Sprintf("offered %.0f appends/s", res.Rate)
 		}
-		fmt.Fprintln(stdout, string(b))
-		return exitOK
-	}
-	load := "as fast as possible"
-	if res.Rate > 0 {
-		load = fmt.Sprintf("offered %.0f appends/s", res.Rate)
-	}
-	fmt.Fprintf(stdout, "durable appends: %d entries by %d writers, %s\n", res.Entries, res.Writers, load)
-	fmt.Fprintf(stdout, "  throughput     %.0f appends/s (%.2f s)\n", res.AppendsPerS, res.DurationS)
-	fmt.Fprintf(stdout, "  latency        p50 %.3f ms, p99 %.3f ms, max %.3f ms\n", res.P50ms, res.P99ms, res.MaxMs)
-	if res.Rate > 0 {
-		fmt.Fprintf(stdout, "                 (from each append's due time; the Append call alone: p50 %.3f ms, p99 %.3f ms)\n", res.CallP50ms, res.CallP99ms)
-	}
-	fmt.Fprintf(stdout, "  disk           %.1f bytes/entry in sstables, %.1f in the whole folder (entries average %.1f bytes)\n",
-		res.BytesPerEntry, res.DiskBytesPerEntry, res.EntryBytes)
-	fmt.Fprintf(stdout, "  memory         %.1f MB peak RSS\n", res.MaxRSSMB)
-	fmt.Fprintf(stdout, "  tree size      %d\n", res.TreeSize)
-	return exitOK
+		fmt.Fprintf(stdout, "durable appends: %d entries by %d writers, %s\n", res.Entries, res.Writers, load)
+		fmt.Fprintf(stdout, "  throughput     %.0f appends/s (%.2f s)\n", res.AppendsPerS, res.DurationS)
+		fmt.Fprintf(stdout, "  latency        p50 %.3f ms, p99 %.3f ms, max %.3f ms\n", res.P50ms, res.P99ms, res.MaxMs)
+		if res.Rate > 0 {
+			fmt.Fprintf(stdout, "                 (from each append's due time; the Append call alone: p50 %.3f ms, p99 %.3f ms)\n", res.CallP50ms, res.CallP99ms)
+		}
+		fmt.Fprintf(stdout, "  disk           %.1f bytes/entry in sstables, %.1f in the whole folder (entries average %.1f bytes)\n",
+			res.BytesPerEntry, res.DiskBytesPerEntry, res.EntryBytes)
+		fmt.Fprintf(stdout, "  memory         %.1f MB peak RSS\n", res.MaxRSSMB)
+		fmt.Fprintf(stdout, "  tree size      %d\n", res.TreeSize)
+	}, "", stdout, stderr)
 }
 
 // openBenchLog opens the database and the signer for cfg. With cfg.data it
@@ -696,26 +688,18 @@ func cmdBenchProofs(ctx context.Context, args []string, stdout, stderr io.Writer
 		fmt.Fprintf(stderr, "clawnet bench proofs: %v\n", err)
 		return exitFail
 	}
-	if *asJSON {
-		b, err := json.Marshal(res)
-		if err != nil {
-			fmt.Fprintf(stderr, "clawnet bench proofs: %v\n", err)
-			return exitFail
-		}
-		fmt.Fprintln(stdout, string(b))
-	} else {
+	// A wrong proof is the server's failure to keep its promise; a load
+	// run that saw one must not look like a success.
+	failure := ""
+	if res.Errors > 0 {
+		failure = fmt.Sprintf("%d errors; first: %s", res.Errors, res.FirstError)
+	}
+	return benchReport("clawnet bench proofs", res, *asJSON, func() {
 		fmt.Fprintf(stdout, "inclusion proofs: %d clients for %.1f s against a tree of %d entries\n", res.Clients, res.DurationS, res.TreeSize)
 		fmt.Fprintf(stdout, "  throughput     %.0f proofs/s (%d proofs, %d verified)\n", res.ProofsPerS, res.Proofs, res.Verified)
 		fmt.Fprintf(stdout, "  latency        p50 %.3f ms, p99 %.3f ms, max %.3f ms\n", res.P50ms, res.P99ms, res.MaxMs)
 		fmt.Fprintf(stdout, "  errors         %d\n", res.Errors)
-	}
-	if res.Errors > 0 {
-		// A wrong proof is the server's failure to keep its promise; a
-		// load run that saw one must not look like a success.
-		fmt.Fprintf(stderr, "clawnet bench proofs: %d errors; first: %s\n", res.Errors, res.FirstError)
-		return exitFail
-	}
-	return exitOK
+	}, failure, stdout, stderr)
 }
 
 // benchProofs runs the proof load described by cfg.
@@ -882,4 +866,69 @@ func benchGet(ctx context.Context, c *http.Client, url string) ([]byte, error) {
 		return nil, fmt.Errorf("GET %s: status %d: %s", url, resp.StatusCode, strings.TrimSpace(string(b[:min(len(b), 200)])))
 	}
 	return b, nil
+}
+
+// benchReport ends a bench command named name: it prints res as one JSON
+// object (asJSON) or as text (with text), then fails the command with the
+// line failure when failure is not "" (the run's errors).
+func benchReport(name string, res any, asJSON bool, text func(), failure string, stdout, stderr io.Writer) int {
+	if asJSON {
+		b, err := json.Marshal(res)
+		if err != nil {
+			fmt.Fprintf(stderr, "%s: %v\n", name, err)
+			return exitFail
+		}
+		fmt.Fprintln(stdout, string(b))
+	} else {
+		text()
+	}
+	if failure != "" {
+		fmt.Fprintf(stderr, "%s: %s\n", name, failure)
+		return exitFail
+	}
+	return exitOK
+}
+
+// benchServerOrigin replaces a --server URL given to the bench command name
+// by its origin; a URL that is not one is a usage error, reported to stderr.
+func benchServerOrigin(name string, server *string, stderr io.Writer) bool {
+	if *server == "" {
+		return true
+	}
+	origin, err := serverOrigin(*server)
+	if err != nil {
+		fmt.Fprintf(stderr, "%s: %v\n", name, err)
+		return false
+	}
+	*server = origin
+	return true
+}
+
+// startBenchServer points *server, when it is "" (no --server), at an
+// embedded server started for the bench command name; stop stops that
+// server, reporting a failure to stderr, and does nothing when there is
+// none. ok is false if the server did not start (reported to stderr).
+func startBenchServer(ctx context.Context, name string, server *string, stderr io.Writer) (embedded bool, stop func(), ok bool) {
+	if *server != "" {
+		return false, func() {}, true
+	}
+	srv, err := startEmbeddedServer(ctx, stderr)
+	if err != nil {
+		fmt.Fprintf(stderr, "%s: embedded server: %v\n", name, err)
+		return true, nil, false
+	}
+	*server = srv.url
+	return true, func() {
+		if err := srv.stop(); err != nil {
+			fmt.Fprintf(stderr, "%s: embedded server: %v\n", name, err)
+		}
+	}, true
+}
+
+// benchWhere names the server a run went against for the text output.
+func benchWhere(server string, embedded bool) string {
+	if embedded {
+		return "an embedded server at " + server
+	}
+	return server
 }

@@ -161,60 +161,40 @@ func cmdBenchActions(ctx context.Context, args []string, stdout, stderr io.Write
 		fmt.Fprintln(stderr, "clawnet bench actions: --rate must not be negative")
 		return exitUsage
 	}
-	if cfg.server != "" {
-		origin, err := serverOrigin(cfg.server)
-		if err != nil {
-			fmt.Fprintf(stderr, "clawnet bench actions: %v\n", err)
-			return exitUsage
-		}
-		cfg.server = origin
+	const name = "clawnet bench actions"
+	if !benchServerOrigin(name, &cfg.server, stderr) {
+		return exitUsage
 	}
 	if *cpuProfile != "" {
 		f, err := os.Create(*cpuProfile)
 		if err != nil {
-			fmt.Fprintf(stderr, "clawnet bench actions: %v\n", err)
+			fmt.Fprintf(stderr, "%s: %v\n", name, err)
 			return exitFail
 		}
 		defer f.Close()
 		cfg.profile = &benchProfile{f: f}
 	}
-	embedded := cfg.server == ""
-	if embedded {
-		srv, err := startEmbeddedServer(ctx, stderr)
-		if err != nil {
-			fmt.Fprintf(stderr, "clawnet bench actions: embedded server: %v\n", err)
-			return exitFail
-		}
-		defer func() {
-			if err := srv.stop(); err != nil {
-				fmt.Fprintf(stderr, "clawnet bench actions: embedded server: %v\n", err)
-			}
-		}()
-		cfg.server = srv.url
+	embedded, stop, ok := startBenchServer(ctx, name, &cfg.server, stderr)
+	if !ok {
+		return exitFail
 	}
+	defer stop()
 	res, err := benchActions(ctx, cfg)
 	if err != nil {
-		fmt.Fprintf(stderr, "clawnet bench actions: %v\n", err)
+		fmt.Fprintf(stderr, "%s: %v\n", name, err)
 		return exitFail
 	}
 	res.Embedded = embedded
-	if *asJSON {
-		b, err := json.Marshal(res)
-		if err != nil {
-			fmt.Fprintf(stderr, "clawnet bench actions: %v\n", err)
-			return exitFail
-		}
-		fmt.Fprintln(stdout, string(b))
-	} else {
-		where := cfg.server
-		if embedded {
-			where = "an embedded server at " + where
-		}
+	failure := ""
+	if res.Errors > 0 {
+		failure = fmt.Sprintf("%d errors (%d wrong answers); first: %s", res.Errors, res.Wrong, res.FirstError)
+	}
+	return benchReport(name, res, *asJSON, func() {
 		mode := "closed loop"
 		if res.Rate > 0 {
 			mode = fmt.Sprintf("%.0f actions/s offered", res.Rate)
 		}
-		fmt.Fprintf(stdout, "allowed actions: %d agents (%d owners), %s, for %.1f s against %s\n", res.Agents, res.Owners, mode, res.DurationS, where)
+		fmt.Fprintf(stdout, "allowed actions: %d agents (%d owners), %s, for %.1f s against %s\n", res.Agents, res.Owners, mode, res.DurationS, benchWhere(cfg.server, embedded))
 		fmt.Fprintf(stdout, "  setup          %.2f s\n", res.SetupS)
 		fmt.Fprintf(stdout, "  throughput     %.0f actions/s (%d actions, %d receipts verified fully)\n", res.ActionsPerS, res.Actions, res.Verified)
 		fmt.Fprintf(stdout, "  latency        p50 %.3f ms, p99 %.3f ms, max %.3f ms\n", res.P50ms, res.P99ms, res.MaxMs)
@@ -222,12 +202,7 @@ func cmdBenchActions(ctx context.Context, args []string, stdout, stderr io.Write
 			fmt.Fprintf(stdout, "  call alone     p50 %.3f ms, p99 %.3f ms\n", res.CallP50ms, res.CallP99ms)
 		}
 		fmt.Fprintf(stdout, "  errors         %d (%d wrong answers)\n", res.Errors, res.Wrong)
-	}
-	if res.Errors > 0 {
-		fmt.Fprintf(stderr, "clawnet bench actions: %d errors (%d wrong answers); first: %s\n", res.Errors, res.Wrong, res.FirstError)
-		return exitFail
-	}
-	return exitOK
+	}, failure, stdout, stderr)
 }
 
 // benchAgent is one agent of the run: its key, its credential, and a

@@ -88,18 +88,14 @@ func cmdBenchCredentials(ctx context.Context, args []string, stdout, stderr io.W
 		fmt.Fprintf(stderr, "clawnet bench credentials: %v\n", err)
 		return exitFail
 	}
-	if *asJSON {
-		b, _ := json.Marshal(res)
-		fmt.Fprintln(stdout, string(b))
-	} else {
+	failure := ""
+	if res.Errors > 0 {
+		failure = fmt.Sprintf("%d errors; first: %s", res.Errors, res.FirstError)
+	}
+	return benchReport("clawnet bench credentials", res, *asJSON, func() {
 		fmt.Fprintf(stdout, "%s %s: %.0f credentials/s, p50 %.2f ms, p99 %.2f ms, max %.2f ms, %d requests, %d errors, %d clients, %.1f s\n",
 			res.Op, res.Format, res.CredsPerS, res.P50ms, res.P99ms, res.MaxMs, res.Requests, res.Errors, res.Clients, res.DurationS)
-	}
-	if res.Errors > 0 {
-		fmt.Fprintf(stderr, "clawnet bench credentials: %d errors; first: %s\n", res.Errors, res.FirstError)
-		return exitFail
-	}
-	return exitOK
+	}, failure, stdout, stderr)
 }
 
 // benchBody builds the one request body of the run.

@@ -111,59 +111,34 @@ func cmdBenchResolve(ctx context.Context, args []string, stdout, stderr io.Write
 		fmt.Fprintln(stderr, "clawnet bench resolve: --dids, --clients, --duration and --sample must be positive")
 		return exitUsage
 	}
-	if cfg.server != "" {
-		origin, err := serverOrigin(cfg.server)
-		if err != nil {
-			fmt.Fprintf(stderr, "clawnet bench resolve: %v\n", err)
-			return exitUsage
-		}
-		cfg.server = origin
+	const name = "clawnet bench resolve"
+	if !benchServerOrigin(name, &cfg.server, stderr) {
+		return exitUsage
 	}
-	embedded := cfg.server == ""
-	if embedded {
-		srv, err := startEmbeddedServer(ctx, stderr)
-		if err != nil {
-			fmt.Fprintf(stderr, "clawnet bench resolve: embedded server: %v\n", err)
-			return exitFail
-		}
-		defer func() {
-			if err := srv.stop(); err != nil {
-				fmt.Fprintf(stderr, "clawnet bench resolve: embedded server: %v\n", err)
-			}
-		}()
-		cfg.server = srv.url
+	embedded, stop, ok := startBenchServer(ctx, name, &cfg.server, stderr)
+	if !ok {
+		return exitFail
 	}
+	defer stop()
 	res, err := benchResolve(ctx, cfg)
 	if err != nil {
-		fmt.Fprintf(stderr, "clawnet bench resolve: %v\n", err)
+		fmt.Fprintf(stderr, "%s: %v\n", name, err)
 		return exitFail
 	}
 	res.Embedded = embedded
-	if *asJSON {
-		b, err := json.Marshal(res)
-		if err != nil {
-			fmt.Fprintf(stderr, "clawnet bench resolve: %v\n", err)
-			return exitFail
-		}
-		fmt.Fprintln(stdout, string(b))
-	} else {
-		where := cfg.server
-		if embedded {
-			where = "an embedded server at " + where
-		}
-		fmt.Fprintf(stdout, "DID resolution (%s): %d DIDs, %d clients for %.1f s against %s\n", res.Kind, res.DIDs, res.Clients, res.DurationS, where)
+	failure := ""
+	if res.Errors > 0 {
+		failure = fmt.Sprintf("%d errors (%d wrong answers); first: %s", res.Errors, res.Wrong, res.FirstError)
+	}
+	return benchReport(name, res, *asJSON, func() {
+		fmt.Fprintf(stdout, "DID resolution (%s): %d DIDs, %d clients for %.1f s against %s\n", res.Kind, res.DIDs, res.Clients, res.DurationS, benchWhere(cfg.server, embedded))
 		if res.Kind == "hosted" {
 			fmt.Fprintf(stdout, "  setup          %d hosted DIDs created in %.2f s\n", res.DIDs, res.SetupS)
 		}
 		fmt.Fprintf(stdout, "  throughput     %.0f resolutions/s (%d resolutions, %d verified strictly)\n", res.ResolutionsPerS, res.Resolutions, res.Verified)
 		fmt.Fprintf(stdout, "  latency        p50 %.3f ms, p99 %.3f ms, max %.3f ms\n", res.P50ms, res.P99ms, res.MaxMs)
 		fmt.Fprintf(stdout, "  errors         %d (%d wrong answers)\n", res.Errors, res.Wrong)
-	}
-	if res.Errors > 0 {
-		fmt.Fprintf(stderr, "clawnet bench resolve: %d errors (%d wrong answers); first: %s\n", res.Errors, res.Wrong, res.FirstError)
-		return exitFail
-	}
-	return exitOK
+	}, failure, stdout, stderr)
 }
 
 // resolveTarget is one DID to resolve and what its answer must say.
