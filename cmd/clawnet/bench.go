@@ -705,29 +705,14 @@ func cmdBenchProofs(ctx context.Context, args []string, stdout, stderr io.Writer
 // benchProofs runs the proof load described by cfg.
 func benchProofs(ctx context.Context, cfg proofBenchConfig) (*proofBenchResult, error) {
 	base := strings.TrimRight(cfg.server, "/")
-	tr := &http.Transport{
-		Proxy:               nil, // a load test measures the server, never a proxy
-		MaxIdleConns:        cfg.clients,
-		MaxIdleConnsPerHost: cfg.clients,
-		IdleConnTimeout:     90 * time.Second,
-		DisableCompression:  true,
-	}
-	defer tr.CloseIdleConnections()
-	client := &http.Client{Transport: tr, Timeout: 30 * time.Second}
+	client := newBenchClient(cfg.clients)
+	defer client.CloseIdleConnections()
 
 	setupCtx, cancel := context.WithTimeout(ctx, 30*time.Second)
 	defer cancel()
-	vkey := cfg.key
-	if vkey == "" {
-		b, err := benchGet(setupCtx, client, base+"/log/key")
-		if err != nil {
-			return nil, err
-		}
-		vkey = strings.TrimSpace(string(b))
-	}
-	verifier, err := transparency.NewVerifier(vkey)
+	verifier, err := benchVerifier(setupCtx, client, base, cfg.key)
 	if err != nil {
-		return nil, fmt.Errorf("verifier key: %w", err)
+		return nil, err
 	}
 	signed, err := benchGet(setupCtx, client, base+"/log/checkpoint")
 	if err != nil {
@@ -839,6 +824,38 @@ func fetchProof(ctx context.Context, c *http.Client, base string, index, size ui
 		return fmt.Errorf("proof of %d in %d: %w", index, size, err)
 	}
 	return nil
+}
+
+// newBenchClient returns the HTTP client of a load run with conns
+// concurrent users: keep-alive connections for all of them (a load
+// generator that opens connections measures the handshake, not the
+// server), no proxy and no compression.
+func newBenchClient(conns int) *http.Client {
+	tr := &http.Transport{
+		Proxy:               nil, // a load test measures the server, never a proxy
+		MaxIdleConns:        conns,
+		MaxIdleConnsPerHost: conns,
+		IdleConnTimeout:     90 * time.Second,
+		DisableCompression:  true,
+	}
+	return &http.Client{Transport: tr, Timeout: 30 * time.Second}
+}
+
+// benchVerifier returns the verifier of the log's key vkey or, when vkey
+// is "", of the key the server at base gives at GET /log/key.
+func benchVerifier(ctx context.Context, c *http.Client, base, vkey string) (note.Verifier, error) {
+	if vkey == "" {
+		b, err := benchGet(ctx, c, base+"/log/key")
+		if err != nil {
+			return nil, err
+		}
+		vkey = strings.TrimSpace(string(b))
+	}
+	v, err := transparency.NewVerifier(vkey)
+	if err != nil {
+		return nil, fmt.Errorf("verifier key: %w", err)
+	}
+	return v, nil
 }
 
 // maxBenchBody bounds a response body read by the bench.

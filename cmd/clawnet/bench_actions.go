@@ -217,29 +217,14 @@ type benchAgent struct {
 // benchActions sets up cfg.agents agents and runs the action load.
 func benchActions(ctx context.Context, cfg actionBenchConfig) (*actionBenchResult, error) {
 	base := strings.TrimRight(cfg.server, "/")
-	tr := &http.Transport{
-		Proxy:               nil, // a load test measures the server, never a proxy
-		MaxIdleConns:        cfg.agents + benchSetupWorkers,
-		MaxIdleConnsPerHost: cfg.agents + benchSetupWorkers,
-		IdleConnTimeout:     90 * time.Second,
-		DisableCompression:  true,
-	}
-	defer tr.CloseIdleConnections()
-	client := &http.Client{Transport: tr, Timeout: 30 * time.Second}
+	client := newBenchClient(cfg.agents + benchSetupWorkers)
+	defer client.CloseIdleConnections()
 
 	setupCtx, cancel := context.WithTimeout(ctx, 5*time.Minute)
 	defer cancel()
-	vkey := cfg.key
-	if vkey == "" {
-		b, err := benchGet(setupCtx, client, base+"/log/key")
-		if err != nil {
-			return nil, err
-		}
-		vkey = strings.TrimSpace(string(b))
-	}
-	verifier, err := transparency.NewVerifier(vkey)
+	verifier, err := benchVerifier(setupCtx, client, base, cfg.key)
 	if err != nil {
-		return nil, fmt.Errorf("verifier key: %w", err)
+		return nil, err
 	}
 	t0 := time.Now()
 	agents, owners, err := setupBenchAgents(setupCtx, client, base, cfg.agents)

@@ -153,15 +153,8 @@ type resolveTarget struct {
 // benchResolve prepares cfg.dids DIDs and runs the resolution load.
 func benchResolve(ctx context.Context, cfg resolveBenchConfig) (*resolveBenchResult, error) {
 	base := strings.TrimRight(cfg.server, "/")
-	tr := &http.Transport{
-		Proxy:               nil, // a load test measures the server, never a proxy
-		MaxIdleConns:        cfg.clients,
-		MaxIdleConnsPerHost: cfg.clients,
-		IdleConnTimeout:     90 * time.Second,
-		DisableCompression:  true,
-	}
-	defer tr.CloseIdleConnections()
-	client := &http.Client{Transport: tr, Timeout: 30 * time.Second}
+	client := newBenchClient(cfg.clients)
+	defer client.CloseIdleConnections()
 
 	res := &resolveBenchResult{Kind: "key", DIDs: cfg.dids, Clients: cfg.clients}
 	var targets []resolveTarget
