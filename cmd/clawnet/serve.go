@@ -21,6 +21,7 @@ import (
 	"runtime/debug"
 	"runtime/metrics"
 	"strings"
+	"sync"
 	"time"
 	"unicode"
 	"unicode/utf8"
@@ -350,8 +351,17 @@ func serve(ctx context.Context, cfg serveConfig, stdout io.Writer, logger *slog.
 	} else if n > 0 {
 		logger.Info("recovered message deliveries", "entries", n)
 	}
-	go sweepReplayRecords(ctx, srv, logger)
-	go expireEscalations(ctx, srv, expiryInterval(cfg.escalationTimeout), logger)
+	// The background loops use the database and the log: they stop, and
+	// serve waits for them, before either closes (this defer runs before
+	// the ones above), whichever way serve returns.
+	bgCtx, stopBackground := context.WithCancel(ctx)
+	var background sync.WaitGroup
+	defer func() {
+		stopBackground()
+		background.Wait()
+	}()
+	background.Go(func() { sweepReplayRecords(bgCtx, srv, logger) })
+	background.Go(func() { expireEscalations(bgCtx, srv, expiryInterval(cfg.escalationTimeout), logger) })
 	hs := &http.Server{
 		Handler:           srv.Handler(),
 		ReadHeaderTimeout: 10 * time.Second,
@@ -445,6 +455,10 @@ func expiryInterval(timeout time.Duration) time.Duration {
 	return min(max(timeout/4, time.Second), 30*time.Second)
 }
 
+// testHookExpire, if set by a test, runs at the start of each round of
+// expireEscalations.
+var testHookExpire func()
+
 // expireEscalations times out the pending escalations past their deadline
 // now and every interval until ctx ends (spec/escalations.md §4).
 func expireEscalations(ctx context.Context, srv *server.Server, interval time.Duration, logger *slog.Logger) {
@@ -452,6 +466,9 @@ func expireEscalations(ctx context.Context, srv *server.Server, interval time.Du
 	defer t.Stop()
 	now := time.Now()
 	for {
+		if testHookExpire != nil {
+			testHookExpire()
+		}
 		if n, err := srv.ExpireEscalations(ctx, now); err != nil {
 			logger.Warn("expire escalations", "err", err)
 		} else if n > 0 {
