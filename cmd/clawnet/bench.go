@@ -347,11 +347,11 @@ func benchLog(ctx context.Context, cfg logBenchConfig) (_ *logBenchResult, err e
 	}
 	return &logBenchResult{
 		AppendsPerS:       float64(cfg.entries) / elapsed.Seconds(),
-		P50ms:             hist.quantile(0.50).Seconds() * 1000,
-		P99ms:             hist.quantile(0.99).Seconds() * 1000,
-		MaxMs:             hist.max.Seconds() * 1000,
-		CallP50ms:         calls.quantile(0.50).Seconds() * 1000,
-		CallP99ms:         calls.quantile(0.99).Seconds() * 1000,
+		P50ms:             hist.ms(0.50),
+		P99ms:             hist.ms(0.99),
+		MaxMs:             hist.maxMs(),
+		CallP50ms:         calls.ms(0.50),
+		CallP99ms:         calls.ms(0.99),
 		BytesPerEntry:     float64(sst) / float64(size),
 		DiskBytesPerEntry: float64(all) / float64(size),
 		EntryBytes:        entryBytes,
@@ -627,6 +627,59 @@ func (h *latencyHist) quantile(q float64) time.Duration {
 	return h.max
 }
 
+// ms is the q-quantile in milliseconds.
+func (h *latencyHist) ms(q float64) float64 { return h.quantile(q).Seconds() * 1000 }
+
+// maxMs is the maximum in milliseconds.
+func (h *latencyHist) maxMs() float64 { return h.max.Seconds() * 1000 }
+
+// benchCounts are the tallies of a load run's worker (each its own until
+// the run ends) or, added up, of the whole run.
+type benchCounts struct {
+	ok, checked   uint64 // correct answers; how many of them were checked in full
+	errors, wrong uint64 // errors; how many of them were answers, but wrong ones
+	firstErr      error
+}
+
+// succeed counts a correct answer, checked in full or not.
+func (c *benchCounts) succeed(checked bool) {
+	c.ok++
+	if checked {
+		c.checked++
+	}
+}
+
+// fail counts the error err; answered tells a wrong answer from a
+// transport failure.
+func (c *benchCounts) fail(err error, answered bool) {
+	c.errors++
+	if answered {
+		c.wrong++
+	}
+	if c.firstErr == nil {
+		c.firstErr = err
+	}
+}
+
+// add adds o's tallies to c; c's first error stays the first.
+func (c *benchCounts) add(o *benchCounts) {
+	c.ok += o.ok
+	c.checked += o.checked
+	c.errors += o.errors
+	c.wrong += o.wrong
+	if c.firstErr == nil {
+		c.firstErr = o.firstErr
+	}
+}
+
+// firstError is the text of the first error, "" if there was none.
+func (c *benchCounts) firstError() string {
+	if c.firstErr == nil {
+		return ""
+	}
+	return c.firstErr.Error()
+}
+
 // proofBenchResult is what `clawnet bench proofs --json` prints; the first
 // five keys are the documented ones.
 type proofBenchResult struct {
@@ -731,10 +784,8 @@ func benchProofs(ctx context.Context, cfg proofBenchConfig) (*proofBenchResult, 
 	runCtx, stop := context.WithDeadline(ctx, start.Add(cfg.duration))
 	defer stop()
 	type clientStats struct {
-		hist             latencyHist
-		proofs, verified uint64
-		errors           uint64
-		firstErr         error
+		hist latencyHist
+		benchCounts
 	}
 	// stats[c] belongs to client c until wg.Wait returns.
 	stats := make([]clientStats, cfg.clients)
@@ -755,17 +806,11 @@ func benchProofs(ctx context.Context, cfg proofBenchConfig) (*proofBenchResult, 
 					if runCtx.Err() != nil {
 						return // cut off by the end of the run, not a failure
 					}
-					st.errors++
-					if st.firstErr == nil {
-						st.firstErr = err
-					}
+					st.fail(err, false)
 					continue
 				}
 				st.hist.record(d)
-				st.proofs++
-				if verify {
-					st.verified++
-				}
+				st.succeed(verify)
 			}
 		}()
 	}
@@ -775,21 +820,17 @@ func benchProofs(ctx context.Context, cfg proofBenchConfig) (*proofBenchResult, 
 		return nil, err
 	}
 	res := &proofBenchResult{Clients: cfg.clients, TreeSize: size, DurationS: elapsed.Seconds()}
-	var all latencyHist
+	var (
+		all latencyHist
+		sum benchCounts
+	)
 	for i := range stats {
-		st := &stats[i]
-		all.merge(&st.hist)
-		res.Proofs += st.proofs
-		res.Verified += st.verified
-		res.Errors += st.errors
-		if st.firstErr != nil && res.FirstError == "" {
-			res.FirstError = st.firstErr.Error()
-		}
+		all.merge(&stats[i].hist)
+		sum.add(&stats[i].benchCounts)
 	}
+	res.Proofs, res.Verified, res.Errors, res.FirstError = sum.ok, sum.checked, sum.errors, sum.firstError()
 	res.ProofsPerS = float64(res.Proofs) / elapsed.Seconds()
-	res.P50ms = all.quantile(0.50).Seconds() * 1000
-	res.P99ms = all.quantile(0.99).Seconds() * 1000
-	res.MaxMs = all.max.Seconds() * 1000
+	res.P50ms, res.P99ms, res.MaxMs = all.ms(0.50), all.ms(0.99), all.maxMs()
 	return res, nil
 }
 

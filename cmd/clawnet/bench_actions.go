@@ -240,17 +240,12 @@ func benchActions(ctx context.Context, cfg actionBenchConfig) (*actionBenchResul
 	}
 	run := hex.EncodeToString(rnd[:])
 
-	type agentStats struct {
-		actions, checked uint64
-		errors, wrong    uint64
-		firstErr         error
-	}
 	// stats[i] belongs to agent i until wg.Wait returns. The latencies go
 	// to a few shared histograms instead: one per agent (60 KB each, two
 	// per agent) made the live heap of an embedded run with 256 agents
 	// 30 MB, and the server's memory limit (serve's followLiveHeap, set
 	// from the heap before the run) then kept its GC running all the time.
-	stats := make([]agentStats, len(agents))
+	stats := make([]benchCounts, len(agents))
 	hists := make([]benchHists, min(len(agents), benchHistShards))
 	// No action starts after end, and every action started is waited for
 	// and counted, however late it is answered: an overloaded server shows
@@ -310,20 +305,11 @@ func benchActions(ctx context.Context, cfg actionBenchConfig) (*actionBenchResul
 					if ctx.Err() != nil && !answered {
 						return // interrupted
 					}
-					st.errors++
-					if answered {
-						st.wrong++
-					}
-					if st.firstErr == nil {
-						st.firstErr = err
-					}
+					st.fail(err, answered)
 					continue
 				}
 				hists[i%len(hists)].record(done.Sub(t0), done.Sub(c0))
-				st.actions++
-				if full {
-					st.checked++
-				}
+				st.succeed(full)
 			}
 		}()
 	}
@@ -336,27 +322,21 @@ func benchActions(ctx context.Context, cfg actionBenchConfig) (*actionBenchResul
 		return nil, err
 	}
 	res.DurationS = elapsed.Seconds()
-	var all, calls latencyHist
+	var (
+		all, calls latencyHist
+		sum        benchCounts
+	)
 	for i := range hists {
 		all.merge(&hists[i].lat)
 		calls.merge(&hists[i].calls)
 	}
 	for i := range stats {
-		st := &stats[i]
-		res.Actions += st.actions
-		res.Verified += st.checked
-		res.Errors += st.errors
-		res.Wrong += st.wrong
-		if st.firstErr != nil && res.FirstError == "" {
-			res.FirstError = st.firstErr.Error()
-		}
+		sum.add(&stats[i])
 	}
+	res.Actions, res.Verified, res.Errors, res.Wrong, res.FirstError = sum.ok, sum.checked, sum.errors, sum.wrong, sum.firstError()
 	res.ActionsPerS = float64(res.Actions) / elapsed.Seconds()
-	res.P50ms = all.quantile(0.50).Seconds() * 1000
-	res.P99ms = all.quantile(0.99).Seconds() * 1000
-	res.MaxMs = all.max.Seconds() * 1000
-	res.CallP50ms = calls.quantile(0.50).Seconds() * 1000
-	res.CallP99ms = calls.quantile(0.99).Seconds() * 1000
+	res.P50ms, res.P99ms, res.MaxMs = all.ms(0.50), all.ms(0.99), all.maxMs()
+	res.CallP50ms, res.CallP99ms = calls.ms(0.50), calls.ms(0.99)
 	return res, nil
 }
 

@@ -178,10 +178,8 @@ func benchResolve(ctx context.Context, cfg resolveBenchConfig) (*resolveBenchRes
 	runCtx, stop := context.WithDeadline(ctx, start.Add(cfg.duration))
 	defer stop()
 	type clientStats struct {
-		hist                  latencyHist
-		resolutions, verified uint64
-		errors, wrong         uint64
-		firstErr              error
+		hist latencyHist
+		benchCounts
 	}
 	// stats[c] belongs to client c until wg.Wait returns.
 	stats := make([]clientStats, cfg.clients)
@@ -206,20 +204,11 @@ func benchResolve(ctx context.Context, cfg resolveBenchConfig) (*resolveBenchRes
 					if runCtx.Err() != nil && !answered {
 						return // cut off by the end of the run, not a failure
 					}
-					st.errors++
-					if answered {
-						st.wrong++
-					}
-					if st.firstErr == nil {
-						st.firstErr = err
-					}
+					st.fail(err, answered)
 					continue
 				}
 				st.hist.record(d)
-				st.resolutions++
-				if strict {
-					st.verified++
-				}
+				st.succeed(strict)
 			}
 		}()
 	}
@@ -229,22 +218,17 @@ func benchResolve(ctx context.Context, cfg resolveBenchConfig) (*resolveBenchRes
 		return nil, err
 	}
 	res.DurationS = elapsed.Seconds()
-	var all latencyHist
+	var (
+		all latencyHist
+		sum benchCounts
+	)
 	for i := range stats {
-		st := &stats[i]
-		all.merge(&st.hist)
-		res.Resolutions += st.resolutions
-		res.Verified += st.verified
-		res.Errors += st.errors
-		res.Wrong += st.wrong
-		if st.firstErr != nil && res.FirstError == "" {
-			res.FirstError = st.firstErr.Error()
-		}
+		all.merge(&stats[i].hist)
+		sum.add(&stats[i].benchCounts)
 	}
+	res.Resolutions, res.Verified, res.Errors, res.Wrong, res.FirstError = sum.ok, sum.checked, sum.errors, sum.wrong, sum.firstError()
 	res.ResolutionsPerS = float64(res.Resolutions) / elapsed.Seconds()
-	res.P50ms = all.quantile(0.50).Seconds() * 1000
-	res.P99ms = all.quantile(0.99).Seconds() * 1000
-	res.MaxMs = all.max.Seconds() * 1000
+	res.P50ms, res.P99ms, res.MaxMs = all.ms(0.50), all.ms(0.99), all.maxMs()
 	return res, nil
 }
 
