@@ -899,6 +899,45 @@ func benchVerifier(ctx context.Context, c *http.Client, base, vkey string) (note
 	return v, nil
 }
 
+// benchParallel calls do(ctx, i) for every i from 0 to n-1, with up to
+// workers calls at once. The first error cancels the ctx of the calls
+// still running, stops the rest and is returned; without one, the error
+// of the ctx given if it ended.
+func benchParallel(ctx context.Context, workers, n int, do func(ctx context.Context, i int) error) error {
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	var (
+		next     atomic.Int64
+		wg       sync.WaitGroup
+		errOnce  sync.Once
+		firstErr error // written once under errOnce, read after wg.Wait
+	)
+	for range min(workers, n) {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for {
+				i := int(next.Add(1) - 1)
+				if i >= n || ctx.Err() != nil {
+					return
+				}
+				if err := do(ctx, i); err != nil {
+					errOnce.Do(func() {
+						firstErr = err
+						cancel()
+					})
+					return
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	if firstErr != nil {
+		return firstErr
+	}
+	return ctx.Err()
+}
+
 // maxBenchBody bounds a response body read by the bench.
 const maxBenchBody = 1 << 20
 

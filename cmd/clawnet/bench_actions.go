@@ -506,39 +506,11 @@ func checkActionAnswer(status int, b []byte, want benchExpect, v note.Verifier, 
 func setupBenchAgents(ctx context.Context, client *http.Client, base string, n int) ([]benchAgent, int, error) {
 	owners := (n + benchAgentsPerOwner - 1) / benchAgentsPerOwner
 	agents := make([]benchAgent, n)
-	ctx, cancel := context.WithCancel(ctx)
-	defer cancel()
-	var (
-		next     atomic.Int64
-		wg       sync.WaitGroup
-		errOnce  sync.Once
-		firstErr error // written once under errOnce, read after wg.Wait
-	)
-	for range min(benchSetupWorkers, owners) {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for {
-				o := int(next.Add(1) - 1)
-				if o >= owners || ctx.Err() != nil {
-					return
-				}
-				lo, hi := o*benchAgentsPerOwner, min(n, (o+1)*benchAgentsPerOwner)
-				if err := setupBenchOwner(ctx, client, base, agents[lo:hi]); err != nil {
-					errOnce.Do(func() {
-						firstErr = err
-						cancel()
-					})
-					return
-				}
-			}
-		}()
-	}
-	wg.Wait()
-	if firstErr != nil {
-		return nil, 0, firstErr
-	}
-	if err := ctx.Err(); err != nil {
+	err := benchParallel(ctx, benchSetupWorkers, owners, func(ctx context.Context, o int) error {
+		lo, hi := o*benchAgentsPerOwner, min(n, (o+1)*benchAgentsPerOwner)
+		return setupBenchOwner(ctx, client, base, agents[lo:hi])
+	})
+	if err != nil {
 		return nil, 0, err
 	}
 	return agents, owners, nil

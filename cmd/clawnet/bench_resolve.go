@@ -19,7 +19,6 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
-	"sync/atomic"
 	"time"
 
 	"github.com/clawnet/ledger/did"
@@ -347,41 +346,16 @@ func createHostedDIDs(ctx context.Context, client *http.Client, base string, n, 
 		return nil, err
 	}
 	prefix := "owners/bench-" + hex.EncodeToString(rnd[:]) + "-"
-	ctx, cancel := context.WithCancel(ctx)
-	defer cancel()
 	targets := make([]resolveTarget, n)
-	var (
-		next     atomic.Int64
-		wg       sync.WaitGroup
-		errOnce  sync.Once
-		firstErr error // written once under errOnce, read after wg.Wait
-	)
-	for range min(workers, n) {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for {
-				i := int(next.Add(1) - 1)
-				if i >= n || ctx.Err() != nil {
-					return
-				}
-				tg, err := createHostedDID(ctx, client, base, fmt.Sprintf("%s%d", prefix, i))
-				if err != nil {
-					errOnce.Do(func() {
-						firstErr = err
-						cancel()
-					})
-					return
-				}
-				targets[i] = tg
-			}
-		}()
-	}
-	wg.Wait()
-	if firstErr != nil {
-		return nil, fmt.Errorf("create hosted DIDs: %w", firstErr)
-	}
-	if err := ctx.Err(); err != nil {
+	err := benchParallel(ctx, workers, n, func(ctx context.Context, i int) error {
+		tg, err := createHostedDID(ctx, client, base, fmt.Sprintf("%s%d", prefix, i))
+		if err != nil {
+			return fmt.Errorf("create hosted DIDs: %w", err)
+		}
+		targets[i] = tg
+		return nil
+	})
+	if err != nil {
 		return nil, err
 	}
 	return targets, nil
