@@ -7,7 +7,6 @@ import (
 	"crypto/rand"
 	"encoding/base64"
 	"encoding/json"
-	"io"
 	"net/http"
 	"net/http/httptest"
 	"net/http/httputil"
@@ -105,25 +104,14 @@ func TestBenchActionsText(t *testing.T) {
 func actionProxy(t *testing.T, mutate func(status int, body []byte) (int, []byte)) string {
 	t.Helper()
 	var target atomic.Pointer[url.URL]
-	proxy := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		rp := httputil.NewSingleHostReverseProxy(target.Load())
-		rp.ModifyResponse = func(resp *http.Response) error {
-			if r.URL.Path != "/v1/actions" {
-				return nil
-			}
-			b, err := io.ReadAll(resp.Body)
-			resp.Body.Close()
-			if err != nil {
-				return err
-			}
-			st, out := mutate(resp.StatusCode, b)
-			resp.StatusCode = st
-			resp.Body = io.NopCloser(bytes.NewReader(out))
-			resp.ContentLength = int64(len(out))
-			resp.Header.Del("Content-Length")
-			return nil
-		}
-		rp.ServeHTTP(w, r)
+	toServer := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		httputil.NewSingleHostReverseProxy(target.Load()).ServeHTTP(w, r)
+	})
+	proxy := httptest.NewServer(rewriteAnswers(toServer, "/v1/actions", func(w http.ResponseWriter, status int, body []byte) {
+		st, out := mutate(status, body)
+		w.Header().Set("Content-Type", "application/json")
+		w.WriteHeader(st)
+		w.Write(out)
 	}))
 	t.Cleanup(proxy.Close)
 	srv := startServe(t, "--addr", "127.0.0.1:0", "--data", filepath.Join(t.TempDir(), "data"), "--public-url", proxy.URL, "--log-level", "error")
@@ -213,20 +201,11 @@ func TestBenchActionsDetectsWrongAnswers(t *testing.T) {
 				}
 				return
 			}
-			t.Logf("first error: %s", res.FirstError)
-			if code != exitFail {
-				t.Errorf("exit %d, want %d\n%s", code, exitFail, errOut)
-			}
-			if res.Wrong == 0 || res.Errors < res.Wrong || res.FirstError == "" {
-				t.Errorf("wrong answers not reported: %+v", res)
-			}
+			wantWrongAnswers(t, code, out, errOut)
 			// The first answer of each agent is checked fully: a mutation
 			// that every check sees leaves no action counted.
 			if res.Actions > res.Errors {
 				t.Errorf("%d actions counted, %d errors", res.Actions, res.Errors)
-			}
-			if !strings.Contains(errOut, "wrong answers); first:") {
-				t.Errorf("stderr does not report the errors:\n%s", errOut)
 			}
 		})
 	}
@@ -253,15 +232,7 @@ func TestBenchActionsRefusals(t *testing.T) {
 		{"server not http", []string{"--server", "ftp://127.0.0.1:1"}, exitUsage},
 		{"no server there", []string{"--server", dead.URL, "--duration", "100ms"}, exitFail},
 	} {
-		t.Run(tc.name, func(t *testing.T) {
-			code, out, errOut := runExit(t, append([]string{"bench", "actions", "--json"}, tc.args...)...)
-			if code != tc.code || out != "" {
-				t.Errorf("exit %d, stdout %q; want exit %d and no result\n%s", code, out, tc.code, errOut)
-			}
-			if !strings.Contains(errOut, "clawnet bench actions") {
-				t.Errorf("stderr does not say what failed:\n%s", errOut)
-			}
-		})
+		t.Run(tc.name, func(t *testing.T) { wantBenchRefusal(t, "actions", tc.args, tc.code) })
 	}
 }
 

@@ -8,15 +8,11 @@ import (
 	"encoding/json"
 	"net/http"
 	"net/http/httptest"
-	"path/filepath"
 	"strings"
 	"testing"
 
 	"github.com/clawnet/ledger/did"
 	"github.com/clawnet/ledger/server"
-	"github.com/clawnet/ledger/transparency/sequencer"
-	"github.com/clawnet/ledger/transparency/store"
-	"golang.org/x/mod/sumdb/note"
 )
 
 // TestBenchResolveEmbedded runs bench resolve briefly against its embedded
@@ -66,47 +62,14 @@ func TestBenchResolveEmbedded(t *testing.T) {
 // endpoint passed through rewrite when it is not nil.
 func newResolveServer(t *testing.T, rewrite func(w http.ResponseWriter, status int, body []byte)) string {
 	t.Helper()
-	skey, vkey, err := note.GenerateKey(rand.Reader, "clawnet.test/bench")
-	if err != nil {
-		t.Fatal(err)
-	}
-	signer, err := note.NewSigner(skey)
-	if err != nil {
-		t.Fatal(err)
-	}
-	db, err := store.Open(filepath.Join(t.TempDir(), "db"), store.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	l, err := sequencer.Open(context.Background(), sequencer.Config{DB: db, Signer: signer, Origin: signer.Name()})
-	if err != nil {
-		db.Close()
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		if err := l.Close(); err != nil {
-			t.Errorf("close log: %v", err)
-		}
-		if err := db.Close(); err != nil {
-			t.Errorf("close db: %v", err)
-		}
-	})
+	l, vkey := newTestLog(t)
 	s, err := server.New(server.Config{Log: l, VerifierKey: vkey, Resolver: &did.Resolver{Cache: did.NewCache(100, nil)}})
 	if err != nil {
 		t.Fatal(err)
 	}
 	h := s.Handler()
 	if rewrite != nil {
-		inner := h
-		h = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-			if !strings.HasPrefix(r.URL.Path, "/1.0/identifiers/") {
-				inner.ServeHTTP(w, r)
-				return
-			}
-			rec := httptest.NewRecorder()
-			inner.ServeHTTP(rec, r)
-			rewrite(w, rec.Code, rec.Body.Bytes())
-		})
+		h = rewriteAnswers(h, "/1.0/identifiers/", rewrite)
 	}
 	srv := httptest.NewServer(h) // listens on 127.0.0.1
 	t.Cleanup(srv.Close)
@@ -180,18 +143,9 @@ func TestBenchResolveDetectsWrongAnswers(t *testing.T) {
 				}
 				return
 			}
-			t.Logf("first error: %s", res.FirstError)
-			if code != exitFail {
-				t.Errorf("exit %d, want %d\n%s", code, exitFail, errOut)
-			}
-			if res.Wrong == 0 || res.Errors < res.Wrong || res.FirstError == "" {
-				t.Errorf("wrong answers not reported: %+v", res)
-			}
+			wantWrongAnswers(t, code, out, errOut)
 			if res.Resolutions != 0 {
 				t.Errorf("%d wrong answers counted as resolutions", res.Resolutions)
-			}
-			if !strings.Contains(errOut, "wrong answers); first:") {
-				t.Errorf("stderr does not report the errors:\n%s", errOut)
 			}
 		})
 	}
@@ -216,15 +170,7 @@ func TestBenchResolveRefusals(t *testing.T) {
 		{"server not http", []string{"--server", "ftp://127.0.0.1:1"}, exitUsage},
 		{"hosted without identity API", []string{"--server", url, "--hosted", "--dids", "3", "--duration", "100ms"}, exitFail},
 	} {
-		t.Run(tc.name, func(t *testing.T) {
-			code, out, errOut := runExit(t, append([]string{"bench", "resolve", "--json"}, tc.args...)...)
-			if code != tc.code || out != "" {
-				t.Errorf("exit %d, stdout %q; want exit %d and no result\n%s", code, out, tc.code, errOut)
-			}
-			if !strings.Contains(errOut, "clawnet bench resolve") {
-				t.Errorf("stderr does not say what failed:\n%s", errOut)
-			}
-		})
+		t.Run(tc.name, func(t *testing.T) { wantBenchRefusal(t, "resolve", tc.args, tc.code) })
 	}
 }
 

@@ -40,6 +40,93 @@ func decodeOne[T any](t *testing.T, out string) T {
 	return v
 }
 
+// wantWrongAnswers checks the outcome of a bench run against a server
+// that answers wrongly: exit 1, wrong answers counted among the errors
+// of the --json result out, the first one named, and stderr reporting
+// them.
+func wantWrongAnswers(t *testing.T, code int, out, errOut string) {
+	t.Helper()
+	var res struct {
+		Errors     uint64 `json:"errors"`
+		Wrong      uint64 `json:"wrong"`
+		FirstError string `json:"first_error"`
+	}
+	if err := json.Unmarshal([]byte(out), &res); err != nil {
+		t.Fatalf("stdout is not a result: %v\n%s", err, out)
+	}
+	t.Logf("first error: %s", res.FirstError)
+	if code != exitFail {
+		t.Errorf("exit %d, want %d\n%s", code, exitFail, errOut)
+	}
+	if res.Wrong == 0 || res.Errors < res.Wrong || res.FirstError == "" {
+		t.Errorf("wrong answers not reported: %s", out)
+	}
+	if !strings.Contains(errOut, "wrong answers); first:") {
+		t.Errorf("stderr does not report the errors:\n%s", errOut)
+	}
+}
+
+// wantBenchRefusal runs `clawnet bench <bench> --json args...` and checks
+// that it exits with code, prints no result and names the command on
+// stderr.
+func wantBenchRefusal(t *testing.T, bench string, args []string, code int) {
+	t.Helper()
+	gotCode, out, errOut := runExit(t, append([]string{"bench", bench, "--json"}, args...)...)
+	if gotCode != code || out != "" {
+		t.Errorf("exit %d, stdout %q; want exit %d and no result\n%s", gotCode, out, code, errOut)
+	}
+	if !strings.Contains(errOut, "clawnet bench "+bench) {
+		t.Errorf("stderr does not say what failed:\n%s", errOut)
+	}
+}
+
+// newTestLog opens a log with a fresh key in a temporary folder, closed
+// when the test ends, and returns it with its verifier key.
+func newTestLog(t *testing.T) (*sequencer.Log, string) {
+	t.Helper()
+	skey, vkey, err := note.GenerateKey(rand.Reader, "clawnet.test/bench")
+	if err != nil {
+		t.Fatal(err)
+	}
+	signer, err := note.NewSigner(skey)
+	if err != nil {
+		t.Fatal(err)
+	}
+	db, err := store.Open(filepath.Join(t.TempDir(), "db"), store.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	l, err := sequencer.Open(context.Background(), sequencer.Config{DB: db, Signer: signer, Origin: signer.Name()})
+	if err != nil {
+		db.Close()
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		if err := l.Close(); err != nil {
+			t.Errorf("close log: %v", err)
+		}
+		if err := db.Close(); err != nil {
+			t.Errorf("close db: %v", err)
+		}
+	})
+	return l, vkey
+}
+
+// rewriteAnswers passes the answers of inner to path (with a final "/",
+// to the paths below it, as in http.ServeMux) through rewrite, which
+// writes them to the client; other answers pass unchanged.
+func rewriteAnswers(inner http.Handler, path string, rewrite func(w http.ResponseWriter, status int, body []byte)) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path != path && !(strings.HasSuffix(path, "/") && strings.HasPrefix(r.URL.Path, path)) {
+			inner.ServeHTTP(w, r)
+			return
+		}
+		rec := httptest.NewRecorder()
+		inner.ServeHTTP(rec, r)
+		rewrite(w, rec.Code, rec.Body.Bytes())
+	})
+}
+
 // TestBenchLogData runs `bench log --data` twice on one folder, then
 // checks the entries are really in a log that reopens with the right size
 // and that `clawnet serve --data` serves it.
@@ -236,31 +323,7 @@ type proofServer struct {
 func newProofServer(t *testing.T, n int, rewrite func(w http.ResponseWriter, status int, body []byte)) *proofServer {
 	t.Helper()
 	ctx := context.Background()
-	skey, vkey, err := note.GenerateKey(rand.Reader, "clawnet.test/bench")
-	if err != nil {
-		t.Fatal(err)
-	}
-	signer, err := note.NewSigner(skey)
-	if err != nil {
-		t.Fatal(err)
-	}
-	db, err := store.Open(filepath.Join(t.TempDir(), "db"), store.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	l, err := sequencer.Open(ctx, sequencer.Config{DB: db, Signer: signer, Origin: signer.Name()})
-	if err != nil {
-		db.Close()
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		if err := l.Close(); err != nil {
-			t.Errorf("close log: %v", err)
-		}
-		if err := db.Close(); err != nil {
-			t.Errorf("close db: %v", err)
-		}
-	})
+	l, vkey := newTestLog(t)
 	var wg sync.WaitGroup
 	const writers = 16
 	for w := range writers {
@@ -285,16 +348,7 @@ func newProofServer(t *testing.T, n int, rewrite func(w http.ResponseWriter, sta
 	}
 	h := s.Handler()
 	if rewrite != nil {
-		inner := h
-		h = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-			if r.URL.Path != "/log/v1/proof/inclusion" {
-				inner.ServeHTTP(w, r)
-				return
-			}
-			rec := httptest.NewRecorder()
-			inner.ServeHTTP(rec, r)
-			rewrite(w, rec.Code, rec.Body.Bytes())
-		})
+		h = rewriteAnswers(h, "/log/v1/proof/inclusion", rewrite)
 	}
 	srv := httptest.NewServer(h) // listens on 127.0.0.1
 	t.Cleanup(srv.Close)
