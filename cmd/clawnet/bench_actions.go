@@ -446,11 +446,10 @@ func checkActionAnswer(status int, b []byte, want benchExpect, v note.Verifier, 
 		if err := json.Unmarshal(b, &a); err != nil {
 			return fmt.Errorf("not an action answer: %w", err)
 		}
+		if err := checkActionDecision(a.ID, a.Decision, a.Reason, want); err != nil {
+			return err
+		}
 		switch {
-		case a.ID != want.id:
-			return fmt.Errorf("the server answered for request %.80q", a.ID)
-		case a.Decision != transparency.DecisionAllowed:
-			return fmt.Errorf("decision %q (%.200s), want allowed", a.Decision, a.Reason)
 		case a.Receipt == nil:
 			return errors.New("no receipt")
 		case a.Receipt.Format != transparency.ReceiptFormat || a.Receipt.Index == nil:
@@ -464,11 +463,10 @@ func checkActionAnswer(status int, b []byte, want benchExpect, v note.Verifier, 
 	if err := json.Unmarshal(b, &a); err != nil {
 		return fmt.Errorf("not an action answer: %w", err)
 	}
+	if err := checkActionDecision(a.ID, a.Decision, a.Reason, want); err != nil {
+		return err
+	}
 	switch {
-	case a.ID != want.id:
-		return fmt.Errorf("the server answered for request %.80q", a.ID)
-	case a.Decision != transparency.DecisionAllowed:
-		return fmt.Errorf("decision %q (%.200s), want allowed", a.Decision, a.Reason)
 	case len(a.Receipt) == 0 || string(a.Receipt) == "null":
 		return errors.New("no receipt")
 	}
@@ -495,6 +493,19 @@ func checkActionAnswer(status int, b []byte, want benchExpect, v note.Verifier, 
 		return fmt.Errorf("the receipt's entry does not name credential %s", want.cred)
 	case e.RequestDigest != want.requestDigest:
 		return fmt.Errorf("the receipt's entry has request digest %s, want %s", e.RequestDigest, want.requestDigest)
+	}
+	return nil
+}
+
+// checkActionDecision checks what both checks of checkActionAnswer look
+// at first: the answer (with id, decision and reason) is for want's
+// request, and allowed.
+func checkActionDecision(id string, decision transparency.Decision, reason string, want benchExpect) error {
+	switch {
+	case id != want.id:
+		return fmt.Errorf("the server answered for request %.80q", id)
+	case decision != transparency.DecisionAllowed:
+		return fmt.Errorf("decision %q (%.200s), want allowed", decision, reason)
 	}
 	return nil
 }
