@@ -210,6 +210,38 @@ func waitEntry(t *testing.T, s *e2eServe, from uint64, within time.Duration, mat
 	}
 }
 
+// aliceAndBob registers the owners Alice and Bob (keys alice.jwk and
+// bob.jwk in e) with one Identity Agent each, Alice's "work" (work.jwk) and
+// Bob's "friends" (friends.jwk), made contacts; grants Alice's agent
+// chatScope (chat.cred) and Bob's the receipt of chat/** messages from
+// contacts (listen.cred). receipt, if not nil, names the files for the
+// receipts of Alice's registration and of her grant. It returns the four
+// DIDs and the id of Alice's credential.
+func aliceAndBob(e *idEnv, chatScope string, receipt func(name string) string) (alice, bob, work, friends, cred string) {
+	t := e.t
+	t.Helper()
+	withReceipt := func(name string, args ...string) []string {
+		if receipt == nil {
+			return args
+		}
+		return append(args, "--receipt", receipt(name))
+	}
+	alice, bob = e.newKey("alice.jwk"), e.newKey("bob.jwk")
+	e.ok(withReceipt("alice.receipt", "owner", "register", "--key", e.path("alice.jwk"))...)
+	e.ok("owner", "register", "--key", e.path("bob.jwk"))
+	work = lineAfter(t, e.ok("agent", "add", "--owner-key", e.path("alice.jwk"), "--role", "identity", "--context", "work",
+		"--out", e.path("work.jwk")), "identity (work) agent of "+alice+": ")
+	friends = lineAfter(t, e.ok("agent", "add", "--owner-key", e.path("bob.jwk"), "--role", "identity", "--context", "friends",
+		"--out", e.path("friends.jwk")), "identity (friends) agent of "+bob+": ")
+	req := strings.Fields(lineAfter(t, e.ok("contact", "request", "--owner-key", e.path("alice.jwk"), "--to", bob, "--agent", work), "contact request "))[0]
+	e.ok("contact", "accept", "--owner-key", e.path("bob.jwk"), "--request", req, "--agent", friends)
+	cred = strings.Fields(lineAfter(t, e.ok(withReceipt("grant.receipt", "grant", "--owner-key", e.path("alice.jwk"), "--agent", work,
+		"--out", e.path("chat.cred"), "--scope", chatScope)...), "credential "))[0]
+	e.ok("grant", "--owner-key", e.path("bob.jwk"), "--agent", friends, "--out", e.path("listen.cred"),
+		"--scope", `{"id":"listen","effect":"allow","actions":["message/receive"],"resources":["chat/**"],"counterparties":["contacts"]}`)
+	return alice, bob, work, friends, cred
+}
+
 // TestOrchestratorEndToEnd drives escalations through real `clawnet
 // serve` processes: pending escalations survive a SIGTERM and a SIGKILL
 // restart and are then approved and carried out (the held message is
@@ -230,20 +262,9 @@ func TestOrchestratorEndToEnd(t *testing.T) {
 	var receipts []string
 	receipt := func(name string) string { p := e.path(name); receipts = append(receipts, p); return p }
 
-	alice, bob := e.newKey("alice.jwk"), e.newKey("bob.jwk")
-	e.ok("owner", "register", "--key", e.path("alice.jwk"), "--receipt", receipt("alice.receipt"))
-	e.ok("owner", "register", "--key", e.path("bob.jwk"))
-	work := lineAfter(t, e.ok("agent", "add", "--owner-key", e.path("alice.jwk"), "--role", "identity", "--context", "work",
-		"--out", e.path("work.jwk")), "identity (work) agent of "+alice+": ")
-	friends := lineAfter(t, e.ok("agent", "add", "--owner-key", e.path("bob.jwk"), "--role", "identity", "--context", "friends",
-		"--out", e.path("friends.jwk")), "identity (friends) agent of "+bob+": ")
-	req := strings.Fields(lineAfter(t, e.ok("contact", "request", "--owner-key", e.path("alice.jwk"), "--to", bob, "--agent", work), "contact request "))[0]
-	e.ok("contact", "accept", "--owner-key", e.path("bob.jwk"), "--request", req, "--agent", friends)
-	cred := strings.Fields(lineAfter(t, e.ok("grant", "--owner-key", e.path("alice.jwk"), "--agent", work, "--out", e.path("chat.cred"),
-		"--scope", `{"id":"chat","effect":"allow","actions":["message/send"],"resources":["chat/**"],"counterparties":["contacts"],"constraints":[{"arg":"n","op":"<=","value":1}],"outside":"escalate"}`,
-		"--receipt", receipt("grant.receipt")), "credential "))[0]
-	e.ok("grant", "--owner-key", e.path("bob.jwk"), "--agent", friends, "--out", e.path("listen.cred"),
-		"--scope", `{"id":"listen","effect":"allow","actions":["message/receive"],"resources":["chat/**"],"counterparties":["contacts"]}`)
+	alice, bob, work, friends, cred := aliceAndBob(e,
+		`{"id":"chat","effect":"allow","actions":["message/send"],"resources":["chat/**"],"counterparties":["contacts"],"constraints":[{"arg":"n","op":"<=","value":1}],"outside":"escalate"}`,
+		receipt)
 	escalate := func(id, text string) string {
 		t.Helper()
 		code, out, serr := runExit(t, "act", "--agent-key", e.path("work.jwk"), "--cred-id", cred, "--action", "message/send",
@@ -525,19 +546,8 @@ func TestServeRecoversDeliveries(t *testing.T) {
 	s := &e2eServe{t: t, data: filepath.Join(dir, "data")}
 	s.start()
 	e := &idEnv{t: t, srv: &running{url: s.url()}, dir: dir, vkey: s.vkey}
-	alice, bob := e.newKey("alice.jwk"), e.newKey("bob.jwk")
-	e.ok("owner", "register", "--key", e.path("alice.jwk"))
-	e.ok("owner", "register", "--key", e.path("bob.jwk"))
-	work := lineAfter(t, e.ok("agent", "add", "--owner-key", e.path("alice.jwk"), "--role", "identity", "--context", "work",
-		"--out", e.path("work.jwk")), "identity (work) agent of "+alice+": ")
-	friends := lineAfter(t, e.ok("agent", "add", "--owner-key", e.path("bob.jwk"), "--role", "identity", "--context", "friends",
-		"--out", e.path("friends.jwk")), "identity (friends) agent of "+bob+": ")
-	req := strings.Fields(lineAfter(t, e.ok("contact", "request", "--owner-key", e.path("alice.jwk"), "--to", bob, "--agent", work), "contact request "))[0]
-	e.ok("contact", "accept", "--owner-key", e.path("bob.jwk"), "--request", req, "--agent", friends)
-	cred := strings.Fields(lineAfter(t, e.ok("grant", "--owner-key", e.path("alice.jwk"), "--agent", work, "--out", e.path("chat.cred"),
-		"--scope", `{"id":"chat","effect":"allow","actions":["message/send"],"resources":["chat/**"],"counterparties":["contacts"]}`), "credential "))[0]
-	e.ok("grant", "--owner-key", e.path("bob.jwk"), "--agent", friends, "--out", e.path("listen.cred"),
-		"--scope", `{"id":"listen","effect":"allow","actions":["message/receive"],"resources":["chat/**"],"counterparties":["contacts"]}`)
+	_, bob, work, friends, cred := aliceAndBob(e,
+		`{"id":"chat","effect":"allow","actions":["message/send"],"resources":["chat/**"],"counterparties":["contacts"]}`, nil)
 	s.stop(syscall.SIGTERM)
 
 	stop := serveWithoutDeliveries(t, s)
