@@ -7,6 +7,8 @@ import (
 	"crypto/rand"
 	"encoding/base64"
 	"encoding/json"
+	"io"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"net/http/httputil"
@@ -329,4 +331,74 @@ func FuzzCheckActionAnswer(f *testing.F) {
 			}
 		}
 	})
+}
+
+// TestBenchConn: the generator's own HTTP/1.1 client sends what net/http
+// servers read as the request, reads Content-Length and chunked answers,
+// follows Connection: close by dialing again, and refuses an answer too
+// long for it without reading the next answer from the middle of it.
+func TestBenchConn(t *testing.T) {
+	var conns atomic.Int32
+	srv := httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		b, _ := io.ReadAll(r.Body)
+		if r.Method != http.MethodPost || r.URL.Path != "/v1/actions" || r.Header.Get("Authorization") != "ClawNet-JWS tok" ||
+			r.Header.Get("Content-Type") != "application/json" || r.ContentLength != int64(len(b)) {
+			http.Error(w, "bad request line or headers", http.StatusBadRequest)
+			return
+		}
+		switch string(b) {
+		case "chunked":
+			w.Write([]byte("part one, "))
+			w.(http.Flusher).Flush() // no Content-Length: chunked
+			w.Write([]byte("part two"))
+		case "close":
+			w.Header().Set("Connection", "close")
+			w.Write([]byte("bye"))
+		case "long":
+			w.Write(bytes.Repeat([]byte("x"), maxBenchBody+10))
+		default:
+			w.Write(b)
+		}
+	}))
+	srv.Config.ConnState = func(_ net.Conn, s http.ConnState) {
+		if s == http.StateNew {
+			conns.Add(1)
+		}
+	}
+	srv.Start()
+	defer srv.Close()
+	c := newBenchConn(srv.URL, srv.Client())
+	defer c.close()
+	if c.host == "" {
+		t.Fatalf("%s is not taken for a raw connection", srv.URL)
+	}
+	var answer bytes.Buffer
+	call := func(body string) (int, string, error) {
+		st, err := c.post(context.Background(), "/v1/actions", "ClawNet-JWS tok", []byte(body), &answer)
+		return st, answer.String(), err
+	}
+	for _, tc := range []struct{ body, want string }{{"hello", "hello"}, {"chunked", "part one, part two"}, {"again", "again"}} {
+		if st, got, err := call(tc.body); err != nil || st != http.StatusOK || got != tc.want {
+			t.Fatalf("%s: %d %q %v", tc.body, st, got, err)
+		}
+	}
+	if n := conns.Load(); n != 1 {
+		t.Fatalf("%d connections for three keep-alive calls", n)
+	}
+	if st, got, err := call("close"); err != nil || st != http.StatusOK || got != "bye" || c.conn != nil {
+		t.Fatalf("close: %d %q %v (connection kept: %v)", st, got, err, c.conn != nil)
+	}
+	if _, _, err := call("long"); err == nil || c.conn != nil {
+		t.Fatalf("an answer over %d bytes: %v (connection kept: %v)", maxBenchBody, err, c.conn != nil)
+	}
+	if st, got, err := call("after"); err != nil || st != http.StatusOK || got != "after" {
+		t.Fatalf("after: %d %q %v", st, got, err)
+	}
+	if n := conns.Load(); n != 3 {
+		t.Fatalf("%d connections, want 3 (one, after close, after the long answer)", n)
+	}
+	// Another scheme goes through the client.
+	if h := newBenchConn("https://example.invalid", nil).host; h != "" {
+		t.Fatalf("https base taken for a raw connection: %q", h)
+	}
 }
