@@ -43,7 +43,7 @@ func senderScopes(carol, bobMgr string) string {
 
 const recipientScopes = `[{"id":"inbox","effect":"allow","actions":["message/receive"],"resources":["**"],"counterparties":["contacts"]}]`
 
-func newActionEnv(t *testing.T, recipient bool) *actionEnv {
+func newActionEnv(t testing.TB, recipient bool) *actionEnv {
 	t.Helper()
 	g := newGrantEnv(t)
 	a := &actionEnv{grantEnv: g, f: g.family(t), carol: newKeyParty(t, "carol")}

@@ -37,7 +37,7 @@ type grantEnv struct {
 	grants    *grant.Registry
 }
 
-func newGrantEnv(t *testing.T) *grantEnv {
+func newGrantEnv(t testing.TB) *grantEnv {
 	t.Helper()
 	_, priv, err := ed25519.GenerateKey(rand.Reader)
 	if err != nil {
@@ -118,7 +118,7 @@ func (g *grantEnv) grefuse(t *testing.T, st int, code string, send func() respon
 
 // allocate reserves a status entry: by an owner with POST /v1/status, by
 // an agent with POST /v1/status/for-subdelegation.
-func (g *grantEnv) allocate(t *testing.T, p *idParty, owner string, sub bool) *delegation.StatusEntry {
+func (g *grantEnv) allocate(t testing.TB, p *idParty, owner string, sub bool) *delegation.StatusEntry {
 	t.Helper()
 	path := "/v1/status"
 	if sub {
@@ -152,7 +152,7 @@ type cred struct {
 }
 
 // issue signs c and returns the registration body and the credential id.
-func (g *grantEnv) issue(t *testing.T, c cred) (map[string]json.RawMessage, string) {
+func (g *grantEnv) issue(t testing.TB, c cred) (map[string]json.RawMessage, string) {
 	t.Helper()
 	scopes, err := scope.Parse([]byte(c.scopes))
 	if err != nil {
@@ -191,7 +191,7 @@ func (g *grantEnv) issue(t *testing.T, c cred) (map[string]json.RawMessage, stri
 
 // mustGrant registers a credential and checks the answer, its receipt and
 // the vc.granted entry.
-func (g *grantEnv) mustGrant(t *testing.T, signer *idParty, owner string, body map[string]json.RawMessage, id, parent string) GrantResponse {
+func (g *grantEnv) mustGrant(t testing.TB, signer *idParty, owner string, body map[string]json.RawMessage, id, parent string) GrantResponse {
 	t.Helper()
 	r, s := g.call(signer, "POST", "/v1/credentials", body)
 	if r.status != http.StatusCreated {
@@ -227,7 +227,7 @@ func (g *grantEnv) mustGrant(t *testing.T, signer *idParty, owner string, body m
 	return resp
 }
 
-func (g *grantEnv) verifiedEntry(t *testing.T, resp GrantResponse) *transparency.Entry {
+func (g *grantEnv) verifiedEntry(t testing.TB, resp GrantResponse) *transparency.Entry {
 	t.Helper()
 	rc, err := transparency.ParseReceipt(resp.Receipt)
 	if err != nil {
@@ -249,7 +249,7 @@ type family struct {
 	owner, work, home, mgr, bob, bobAgent *idParty
 }
 
-func (g *grantEnv) family(t *testing.T) family {
+func (g *grantEnv) family(t testing.TB) family {
 	t.Helper()
 	f := family{owner: newKeyParty(t, "alice"), bob: newKeyParty(t, "bob")}
 	g.register(t, f.owner)

@@ -183,7 +183,7 @@ func (e *testEnv) appendNote(reason string) (*transparency.Receipt, *transparenc
 }
 
 // decodeStrict decodes one JSON value into v, failing on unknown fields.
-func decodeStrict(t *testing.T, b []byte, v any) {
+func decodeStrict(t testing.TB, b []byte, v any) {
 	t.Helper()
 	dec := json.NewDecoder(bytes.NewReader(b))
 	dec.DisallowUnknownFields()

@@ -518,7 +518,7 @@ type contactRemoveBody struct {
 
 // contact makes a and b contacts, facing each other with aa and ba, and
 // returns the request id.
-func (e *idEnv) contact(t *testing.T, a, aa, b, ba *idParty) string {
+func (e *idEnv) contact(t testing.TB, a, aa, b, ba *idParty) string {
 	t.Helper()
 	m := e.mustMutate(t, a, "POST", "/v1/contacts/requests", contactRequestBody{b.did, aa.did}, http.StatusCreated,
 		transparency.Entry{Type: "contact.requested", Actor: a.did, Owner: a.did, Counterparty: b.did, Subject: "*"})
