@@ -12,6 +12,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/clawnet/ledger/did/registry"
 	"github.com/clawnet/ledger/did/request"
 	"github.com/clawnet/ledger/server/mailbox"
 	"github.com/clawnet/ledger/transparency"
@@ -39,6 +40,12 @@ func (s *Server) escalationRoutes() []route {
 const (
 	CodeEscalationNotPending = "escalation_not_pending" // 409: already answered or timed out
 	CodeEscalationExpired    = "escalation_expired"     // 410: the deadline passed before the answer
+	// CodeEscalationStale refuses an approval whose action can no longer
+	// be carried out as decided (409; the escalation stays pending): the
+	// agent was unbound or its binding expired, or the counterparty is no
+	// longer a contact, its Identity Agent changed or is not active, or
+	// that agent no longer accepts the message.
+	CodeEscalationStale = "escalation_stale"
 	// CodeRecipientInboxFull refuses an approval whose message the
 	// recipient's inbox cannot take now (409; the escalation stays
 	// pending).
@@ -49,7 +56,7 @@ const (
 )
 
 // escalationCodes are the codes above; spec/openapi.yaml documents each.
-var escalationCodes = []string{CodeEscalationNotPending, CodeEscalationExpired, CodeRecipientInboxFull, CodeWidenSubjectMismatch}
+var escalationCodes = []string{CodeEscalationNotPending, CodeEscalationExpired, CodeRecipientInboxFull, CodeEscalationStale, CodeWidenSubjectMismatch}
 
 // EventEscalationAnswered is sent to the acting agent and its owner.
 const EventEscalationAnswered = "escalation.answered"
@@ -296,6 +303,11 @@ func (s *Server) answerEscalation(w http.ResponseWriter, r *http.Request) error 
 		return fmt.Errorf("decode escalation %s: %w", id, err)
 	}
 	now := s.clock().UTC()
+	if state == EscalationApproved && e.State == EscalationPending {
+		if err := s.stillPossible(r.Context(), e, now); err != nil {
+			return err
+		}
+	}
 	var widened *WidenedCredential
 	var authz *transparency.AuthzRef
 	if in.Widen != nil {
@@ -546,4 +558,52 @@ func (s *Server) ExpireEscalations(ctx context.Context, now time.Time) (int, err
 		n++
 	}
 	return n, nil
+}
+
+// stillPossible re-runs, for an approval, the checks of spec/actions.md §3
+// that the owner's answer cannot cure (spec/escalations.md §3): the agent
+// still bound, and for a counterparty a live contact whose Identity Agent
+// is the one decided on, active and, for a message, still accepting it.
+// The scope is not re-run: the approval stands in for it.
+func (s *Server) stillPossible(ctx context.Context, e escalationRecord, now time.Time) error {
+	stale := func(code, format string, args ...any) error {
+		return errorf(http.StatusConflict, CodeEscalationStale, "the held action can no longer be carried out: %s: %s",
+			code, fmt.Sprintf(format, args...))
+	}
+	agent, err := s.registry.Agent(e.Agent)
+	switch {
+	case err != nil && registry.CodeOf(err) == "":
+		return err
+	case err != nil || agent.Revoked:
+		return stale(ReasonAgentUnbound, "agent %s was unbound", e.Agent)
+	case !agent.Expires.IsZero() && !now.Before(agent.Expires):
+		return stale(ReasonAgentBindingExpired, "the binding of agent %s expired at %s", e.Agent, agent.Expires.UTC().Format(time.RFC3339))
+	case e.Counterparty == "":
+		return nil
+	}
+	contact, err := s.contactOf(agent.Owner, e.Counterparty)
+	if err != nil {
+		return err
+	}
+	if contact == nil {
+		return stale(ReasonNotAContact, "%s is no longer a contact of %s", e.Counterparty, agent.Owner)
+	}
+	ra, err := s.registry.Agent(contact.TheirAgent)
+	if err != nil && registry.CodeOf(err) == "" {
+		return err
+	}
+	if err != nil || ra.Revoked || ra.Role != registry.RoleIdentity || (!ra.Expires.IsZero() && !now.Before(ra.Expires)) ||
+		(e.Recipient != "" && ra.DID != e.Recipient) {
+		return stale(ReasonCounterpartyAgentUnavailable, "the Identity Agent %s decided on is not the active one facing %s", e.Recipient, agent.Owner)
+	}
+	if e.Recipient != "" {
+		ok, err := s.recipientAccepts(ctx, ra, agent.Owner, e.Resource, now)
+		if err != nil {
+			return err
+		}
+		if !ok {
+			return stale(ReasonRecipientRefuses, "no delegation of %s allows message/receive from %s", ra.DID, agent.Owner)
+		}
+	}
+	return nil
 }
