@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"reflect"
 	"time"
 
 	"github.com/clawnet/ledger/vc/internal/ldp"
@@ -200,89 +199,20 @@ func parseProof(raw json.RawMessage) (*wireProof, *Error) {
 }
 
 // checkTerms refuses a document with a member that no embedded context
-// defines. JSON-LD processors drop such members silently on expansion, so
-// that they would be neither signed nor seen by a JSON-LD verifier; here
-// the document is expanded and compacted again with its own contexts, and
-// any member lost on the way is an undefined term. The profile's strict
-// member checks come after this one, so that this code names the cause.
+// defines (ldp.LostTerm: JSON-LD would drop it, unsigned and unseen). The
+// profile's strict member checks come after this one, so that this code
+// names the cause.
 func checkTerms(raw []byte, loader ld.DocumentLoader) *Error {
-	var doc map[string]any
-	if err := json.Unmarshal(raw, &doc); err != nil {
+	path, err := ldp.LostTerm(raw, loader)
+	switch {
+	case errors.Is(err, ldp.ErrNotJSONObject):
 		return failWrap(CodeMalformed, err, "credential")
-	}
-	opts := ld.NewJsonLdOptions("")
-	opts.ProcessingMode = ld.JsonLd_1_1
-	opts.DocumentLoader = loader
-	proc := ld.NewJsonLdProcessor()
-	expanded, err := proc.Expand(doc, opts)
-	if err != nil {
-		var le *ld.JsonLdError
-		if errors.As(err, &le) && (le.Code == ld.LoadingDocumentFailed || le.Code == ld.LoadingRemoteContextFailed) {
-			return failWrap(CodeContextNotAllowed, err, "json-ld expansion")
-		}
-		return failWrap(CodeUndefinedTerm, err, "json-ld expansion")
-	}
-	compacted, err := proc.Compact(expanded, map[string]any{"@context": doc["@context"]}, opts)
-	if err != nil {
-		return failWrap(CodeUndefinedTerm, err, "json-ld compaction")
-	}
-	if path, ok := sameJSON(doc, compacted, ""); !ok {
+	case errors.Is(err, ldp.ErrContextNotLoaded):
+		return failWrap(CodeContextNotAllowed, err, "json-ld")
+	case err != nil:
+		return failWrap(CodeUndefinedTerm, err, "json-ld")
+	case path != "":
 		return fail(CodeUndefinedTerm, "%s is not defined by any context of the credential (json-ld would drop it)", path)
 	}
 	return nil
-}
-
-// sameJSON compares the original document with its expanded-and-compacted
-// form: same members at every level (a one-element array compacts to its
-// element, so arrays of one are compared as that element; values are
-// compared loosely because compaction may rewrite their form). It returns
-// the path of the first member the round trip lost.
-func sameJSON(orig, back any, path string) (string, bool) {
-	orig, back = unwrapOne(orig), unwrapOne(back)
-	switch o := orig.(type) {
-	case map[string]any:
-		b, ok := back.(map[string]any)
-		if !ok {
-			return path, false
-		}
-		for k, ov := range o {
-			if k == "@context" {
-				continue
-			}
-			bv, ok := b[k]
-			if !ok {
-				return path + "/" + k, false
-			}
-			if p, ok := sameJSON(ov, bv, path+"/"+k); !ok {
-				return p, false
-			}
-		}
-		return path, true
-	case []any:
-		b, ok := back.([]any)
-		if !ok || len(b) != len(o) {
-			return path, false
-		}
-		for i := range o {
-			if p, ok := sameJSON(o[i], b[i], fmt.Sprintf("%s/%d", path, i)); !ok {
-				return p, false
-			}
-		}
-		return path, true
-	default:
-		if reflect.DeepEqual(orig, back) {
-			return path, true
-		}
-		// A typed literal may come back as a value object or another
-		// representation of the same value; what matters here is that it
-		// came back at all.
-		return path, back != nil
-	}
-}
-
-func unwrapOne(v any) any {
-	if a, ok := v.([]any); ok && len(a) == 1 {
-		return a[0]
-	}
-	return v
 }

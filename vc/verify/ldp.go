@@ -4,8 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
-	"fmt"
-	"reflect"
 	"slices"
 	"sort"
 	"sync"
@@ -168,93 +166,19 @@ func parseProof(raw json.RawMessage) (string, *Error) {
 	return vals["verificationMethod"], nil
 }
 
-// checkTerms refuses a document with a member that no context defines:
-// JSON-LD processors drop such members silently on expansion, so that they
-// would be neither signed nor seen. The document is expanded and compacted
-// again with its own contexts; a member lost on the way is undefined.
+// checkTerms refuses a document with a member that no context defines
+// (ldp.LostTerm: JSON-LD would drop it, unsigned and unseen).
 func checkTerms(raw []byte, loader ld.DocumentLoader) *Error {
-	var doc map[string]any
-	if err := json.Unmarshal(raw, &doc); err != nil {
+	path, err := ldp.LostTerm(raw, loader)
+	switch {
+	case errors.Is(err, ldp.ErrNotJSONObject):
 		return failWrap(CodeMalformed, err, "credential")
-	}
-	opts := ld.NewJsonLdOptions("")
-	opts.ProcessingMode = ld.JsonLd_1_1
-	opts.DocumentLoader = loader
-	proc := ld.NewJsonLdProcessor()
-	expanded, err := proc.Expand(doc, opts)
-	if err != nil {
-		var le *ld.JsonLdError
-		if errors.As(err, &le) && (le.Code == ld.LoadingDocumentFailed || le.Code == ld.LoadingRemoteContextFailed) {
-			return failWrap(CodeContextNotEmbedded, err, "json-ld expansion")
-		}
-		return failWrap(CodeUndefinedTerm, err, "json-ld expansion")
-	}
-	compacted, err := proc.Compact(expanded, map[string]any{"@context": doc["@context"]}, opts)
-	if err != nil {
-		return failWrap(CodeUndefinedTerm, err, "json-ld compaction")
-	}
-	if path, ok := sameJSON(doc, compacted, ""); !ok {
+	case errors.Is(err, ldp.ErrContextNotLoaded):
+		return failWrap(CodeContextNotEmbedded, err, "json-ld")
+	case err != nil:
+		return failWrap(CodeUndefinedTerm, err, "json-ld")
+	case path != "":
 		return fail(CodeUndefinedTerm, "%.200s is not defined by any context of the credential (json-ld would drop it)", path)
 	}
 	return nil
-}
-
-// sameJSON reports the path of the first member of orig that the round
-// trip lost (arrays of one compact to their element; values compare
-// loosely because compaction may rewrite their form).
-func sameJSON(orig, back any, path string) (string, bool) {
-	orig, back = unwrapOne(orig), unwrapOne(back)
-	switch o := orig.(type) {
-	case map[string]any:
-		b, ok := back.(map[string]any)
-		if !ok {
-			// A node with only an id compacts to the id itself where the
-			// term is @type: @id (credentialSubject in VC 1.1).
-			if id, isStr := back.(string); isStr && len(o) == 1 && o["id"] == id {
-				return path, true
-			}
-			return path, false
-		}
-		keys := make([]string, 0, len(o))
-		for k := range o {
-			keys = append(keys, k)
-		}
-		sort.Strings(keys)
-		for _, k := range keys {
-			if k == "@context" {
-				continue
-			}
-			bv, ok := b[k]
-			if !ok {
-				return path + "/" + k, false
-			}
-			if p, ok := sameJSON(o[k], bv, path+"/"+k); !ok {
-				return p, false
-			}
-		}
-		return path, true
-	case []any:
-		b, ok := back.([]any)
-		if !ok || len(b) != len(o) {
-			return path, false
-		}
-		for i := range o {
-			if p, ok := sameJSON(o[i], b[i], fmt.Sprintf("%s/%d", path, i)); !ok {
-				return p, false
-			}
-		}
-		return path, true
-	default:
-		if reflect.DeepEqual(orig, back) {
-			return path, true
-		}
-		return path, back != nil
-	}
-}
-
-func unwrapOne(v any) any {
-	if a, ok := v.([]any); ok && len(a) == 1 {
-		return a[0]
-	}
-	return v
 }
