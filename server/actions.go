@@ -841,12 +841,10 @@ type actionAnswer struct {
 // and the agent lookup, in order; the first failure decides. An error is
 // an operational failure (nothing is logged).
 func (s *Server) decideAction(ctx context.Context, agent *registry.Agent, p *parsedAction, now time.Time) (verdict, error) {
-	switch {
-	case agent.Revoked:
-		return deny(ReasonAgentUnbound, "agent %s was unbound at entry %d", agent.DID, agent.UnboundIndex), nil
-	case !agent.Expires.IsZero() && !now.Before(agent.Expires):
-		return deny(ReasonAgentBindingExpired, "the binding of agent %s expired at %s", agent.DID, agent.Expires.UTC().Format(time.RFC3339)), nil
-	case agent.Role == registry.RoleManager && p.Counterparty != "" && p.Counterparty != agent.Owner:
+	if r := bindingRefusal(agent, now); r != nil {
+		return deny(r.code, "%s", r.msg), nil
+	}
+	if agent.Role == registry.RoleManager && p.Counterparty != "" && p.Counterparty != agent.Owner {
 		return deny(ReasonManagerIsolation, "a Manager Agent acts only within its owner's agent system"), nil
 	}
 	var contact *registry.Contact
@@ -883,30 +881,68 @@ func (s *Server) decideAction(ctx context.Context, agent *registry.Agent, p *par
 		return vd, nil
 	}
 	// What follows the scope decision cannot be cured by the owner's
-	// approval, so it denies an escalation too.
+	// approval, so it denies an escalation too (and an approval checks it
+	// again: stillPossible).
 	if p.Counterparty != "" {
-		if contact == nil {
-			return s.denyWith(vd, ReasonNotAContact, "%s is not a contact of %s", p.Counterparty, agent.Owner), nil
-		}
-		ra, err := s.registry.Agent(contact.TheirAgent)
-		if err != nil && registry.CodeOf(err) == "" {
+		recipient, r, err := s.counterpartyRefusal(ctx, agent, contact, p.Counterparty, p.Action, p.Resource, now)
+		if err != nil {
 			return verdict{}, err
 		}
-		if err != nil || ra.Revoked || ra.Role != registry.RoleIdentity || (!ra.Expires.IsZero() && !now.Before(ra.Expires)) {
-			return s.denyWith(vd, ReasonCounterpartyAgentUnavailable, "the Identity Agent %s facing %s is not active", contact.TheirAgent, agent.Owner), nil
+		if r != nil {
+			return s.denyWith(vd, r.code, "%s", r.msg), nil
 		}
-		if p.Action == actionMessageSend {
-			ok, err := s.recipientAccepts(ctx, ra, agent.Owner, p.Resource, now)
-			if err != nil {
-				return verdict{}, err
-			}
-			if !ok {
-				return s.denyWith(vd, ReasonRecipientRefuses, "no delegation of %s allows message/receive from %s", ra.DID, agent.Owner), nil
-			}
-			vd.recipient = ra.DID
-		}
+		vd.recipient = recipient
 	}
 	return vd, nil
+}
+
+// checkRefusal is why a check of spec/actions.md §3 denies: a reason code
+// and its message.
+type checkRefusal struct{ code, msg string }
+
+func refuse(code, format string, args ...any) *checkRefusal {
+	return &checkRefusal{code, fmt.Sprintf(format, args...)}
+}
+
+// bindingRefusal is step 5: the agent was unbound, or its binding expired.
+func bindingRefusal(agent *registry.Agent, now time.Time) *checkRefusal {
+	switch {
+	case agent.Revoked:
+		return refuse(ReasonAgentUnbound, "agent %s was unbound at entry %d", agent.DID, agent.UnboundIndex)
+	case !agent.Expires.IsZero() && !now.Before(agent.Expires):
+		return refuse(ReasonAgentBindingExpired, "the binding of agent %s expired at %s", agent.DID, agent.Expires.UTC().Format(time.RFC3339))
+	}
+	return nil
+}
+
+// counterpartyRefusal is step 9 for agent acting toward counterparty,
+// whose live contact with the agent's owner is contact (nil: none): the
+// contact, the Identity Agent the counterparty maps to the owner, and for
+// a message/send that agent's acceptance; it returns that agent as the
+// recipient of a message/send.
+func (s *Server) counterpartyRefusal(ctx context.Context, agent *registry.Agent, contact *registry.Contact,
+	counterparty, action, resource string, now time.Time) (recipient string, r *checkRefusal, err error) {
+	if contact == nil {
+		return "", refuse(ReasonNotAContact, "%s is not a contact of %s", counterparty, agent.Owner), nil
+	}
+	ra, err := s.registry.Agent(contact.TheirAgent)
+	if err != nil && registry.CodeOf(err) == "" {
+		return "", nil, err
+	}
+	if err != nil || ra.Revoked || ra.Role != registry.RoleIdentity || (!ra.Expires.IsZero() && !now.Before(ra.Expires)) {
+		return "", refuse(ReasonCounterpartyAgentUnavailable, "the Identity Agent %s facing %s is not active", contact.TheirAgent, agent.Owner), nil
+	}
+	if action != actionMessageSend {
+		return "", nil, nil
+	}
+	ok, err := s.recipientAccepts(ctx, ra, agent.Owner, resource, now)
+	switch {
+	case err != nil:
+		return "", nil, err
+	case !ok:
+		return "", refuse(ReasonRecipientRefuses, "no delegation of %s allows message/receive from %s", ra.DID, agent.Owner), nil
+	}
+	return ra.DID, nil, nil
 }
 
 // denyWith turns vd into a denial with code, keeping its authz.

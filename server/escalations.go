@@ -561,49 +561,40 @@ func (s *Server) ExpireEscalations(ctx context.Context, now time.Time) (int, err
 }
 
 // stillPossible re-runs, for an approval, the checks of spec/actions.md §3
-// that the owner's answer cannot cure (spec/escalations.md §3): the agent
-// still bound, and for a counterparty a live contact whose Identity Agent
-// is the one decided on, active and, for a message, still accepting it.
-// The scope is not re-run: the approval stands in for it.
+// that the owner's answer cannot cure (spec/escalations.md §3), with the
+// functions the decision used: the agent's binding, and for a
+// counterparty its contact, its Identity Agent (the one decided on) and,
+// for a message, that agent's acceptance. The scope is not re-run: the
+// approval stands in for it.
 func (s *Server) stillPossible(ctx context.Context, e escalationRecord, now time.Time) error {
-	stale := func(code, format string, args ...any) error {
-		return errorf(http.StatusConflict, CodeEscalationStale, "the held action can no longer be carried out: %s: %s",
-			code, fmt.Sprintf(format, args...))
+	stale := func(r *checkRefusal) error {
+		return errorf(http.StatusConflict, CodeEscalationStale, "the held action can no longer be carried out: %s: %s", r.code, r.msg)
 	}
 	agent, err := s.registry.Agent(e.Agent)
 	switch {
 	case err != nil && registry.CodeOf(err) == "":
 		return err
-	case err != nil || agent.Revoked:
-		return stale(ReasonAgentUnbound, "agent %s was unbound", e.Agent)
-	case !agent.Expires.IsZero() && !now.Before(agent.Expires):
-		return stale(ReasonAgentBindingExpired, "the binding of agent %s expired at %s", e.Agent, agent.Expires.UTC().Format(time.RFC3339))
-	case e.Counterparty == "":
+	case err != nil:
+		return stale(refuse(ReasonAgentUnbound, "agent %s is not bound", e.Agent))
+	}
+	if r := bindingRefusal(agent, now); r != nil {
+		return stale(r)
+	}
+	if e.Counterparty == "" {
 		return nil
 	}
 	contact, err := s.contactOf(agent.Owner, e.Counterparty)
 	if err != nil {
 		return err
 	}
-	if contact == nil {
-		return stale(ReasonNotAContact, "%s is no longer a contact of %s", e.Counterparty, agent.Owner)
-	}
-	ra, err := s.registry.Agent(contact.TheirAgent)
-	if err != nil && registry.CodeOf(err) == "" {
+	recipient, r, err := s.counterpartyRefusal(ctx, agent, contact, e.Counterparty, e.Action, e.Resource, now)
+	switch {
+	case err != nil:
 		return err
-	}
-	if err != nil || ra.Revoked || ra.Role != registry.RoleIdentity || (!ra.Expires.IsZero() && !now.Before(ra.Expires)) ||
-		(e.Recipient != "" && ra.DID != e.Recipient) {
-		return stale(ReasonCounterpartyAgentUnavailable, "the Identity Agent %s decided on is not the active one facing %s", e.Recipient, agent.Owner)
-	}
-	if e.Recipient != "" {
-		ok, err := s.recipientAccepts(ctx, ra, agent.Owner, e.Resource, now)
-		if err != nil {
-			return err
-		}
-		if !ok {
-			return stale(ReasonRecipientRefuses, "no delegation of %s allows message/receive from %s", ra.DID, agent.Owner)
-		}
+	case r != nil:
+		return stale(r)
+	case recipient != e.Recipient:
+		return stale(refuse(ReasonCounterpartyAgentUnavailable, "the Identity Agent facing %s is now %s, not %s", agent.Owner, recipient, e.Recipient))
 	}
 	return nil
 }
