@@ -780,58 +780,81 @@ func benchProofs(ctx context.Context, cfg proofBenchConfig) (*proofBenchResult, 
 		return nil, errors.New("the log is empty: nothing to prove")
 	}
 
+	run, err := runClosedLoop(ctx, cfg.clients, cfg.duration, func(c int) benchCall {
+		rng := mrand.New(mrand.NewPCG(mrand.Uint64(), uint64(c)))
+		return func(ctx context.Context, n int) (bool, bool, error) {
+			verify := n%cfg.sample == 0
+			return false, verify, fetchProof(ctx, client, base, rng.Uint64N(size), size, root, verify)
+		}
+	})
+	if err != nil {
+		return nil, err
+	}
+	res := &proofBenchResult{Clients: cfg.clients, TreeSize: size, DurationS: run.elapsed.Seconds()}
+	res.Proofs, res.Verified, res.Errors, res.FirstError = run.sum.ok, run.sum.checked, run.sum.errors, run.sum.firstError()
+	res.ProofsPerS = float64(res.Proofs) / run.elapsed.Seconds()
+	res.P50ms, res.P99ms, res.MaxMs = run.all.ms(0.50), run.all.ms(0.99), run.all.maxMs()
+	return res, nil
+}
+
+// benchCall makes the n-th call of one client of a closed-loop run: it
+// reports whether the server answered, whether the answer was checked in
+// full, and an error for a failed call or a wrong answer.
+type benchCall func(ctx context.Context, n int) (answered, checked bool, err error)
+
+// closedLoop is what runClosedLoop measured: every call's latency, the
+// tallies of all clients, and how long the run took.
+type closedLoop struct {
+	all     latencyHist
+	sum     benchCounts
+	elapsed time.Duration
+}
+
+// runClosedLoop runs clients clients for d, each making the calls of
+// newClient(c) one after another until the deadline. A call cut off by
+// the deadline before it was answered is not a failure.
+func runClosedLoop(ctx context.Context, clients int, d time.Duration, newClient func(c int) benchCall) (*closedLoop, error) {
 	start := time.Now()
-	runCtx, stop := context.WithDeadline(ctx, start.Add(cfg.duration))
+	runCtx, stop := context.WithDeadline(ctx, start.Add(d))
 	defer stop()
 	type clientStats struct {
 		hist latencyHist
 		benchCounts
 	}
 	// stats[c] belongs to client c until wg.Wait returns.
-	stats := make([]clientStats, cfg.clients)
+	stats := make([]clientStats, clients)
 	var wg sync.WaitGroup
-	for c := range cfg.clients {
+	for c := range clients {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			st := &stats[c]
-			rng := mrand.New(mrand.NewPCG(mrand.Uint64(), uint64(c)))
+			st, call := &stats[c], newClient(c)
 			for n := 0; runCtx.Err() == nil; n++ {
-				index := rng.Uint64N(size)
-				verify := n%cfg.sample == 0
 				t0 := time.Now()
-				err := fetchProof(runCtx, client, base, index, size, root, verify)
-				d := time.Since(t0)
+				answered, checked, err := call(runCtx, n)
+				lat := time.Since(t0)
 				if err != nil {
-					if runCtx.Err() != nil {
+					if runCtx.Err() != nil && !answered {
 						return // cut off by the end of the run, not a failure
 					}
-					st.fail(err, false)
+					st.fail(err, answered)
 					continue
 				}
-				st.hist.record(d)
-				st.succeed(verify)
+				st.hist.record(lat)
+				st.succeed(checked)
 			}
 		}()
 	}
 	wg.Wait()
-	elapsed := time.Since(start)
+	run := &closedLoop{elapsed: time.Since(start)}
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
-	res := &proofBenchResult{Clients: cfg.clients, TreeSize: size, DurationS: elapsed.Seconds()}
-	var (
-		all latencyHist
-		sum benchCounts
-	)
 	for i := range stats {
-		all.merge(&stats[i].hist)
-		sum.add(&stats[i].benchCounts)
+		run.all.merge(&stats[i].hist)
+		run.sum.add(&stats[i].benchCounts)
 	}
-	res.Proofs, res.Verified, res.Errors, res.FirstError = sum.ok, sum.checked, sum.errors, sum.firstError()
-	res.ProofsPerS = float64(res.Proofs) / elapsed.Seconds()
-	res.P50ms, res.P99ms, res.MaxMs = all.ms(0.50), all.ms(0.99), all.maxMs()
-	return res, nil
+	return run, nil
 }
 
 // proofResponse is the part of server.InclusionProofResponse that the

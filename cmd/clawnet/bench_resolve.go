@@ -18,7 +18,6 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/clawnet/ledger/did"
@@ -173,61 +172,26 @@ func benchResolve(ctx context.Context, cfg resolveBenchConfig) (*resolveBenchRes
 		targets[i].url = base + "/1.0/identifiers/" + url.PathEscape(targets[i].did)
 	}
 
-	start := time.Now()
-	runCtx, stop := context.WithDeadline(ctx, start.Add(cfg.duration))
-	defer stop()
-	type clientStats struct {
-		hist latencyHist
-		benchCounts
-	}
-	// stats[c] belongs to client c until wg.Wait returns.
-	stats := make([]clientStats, cfg.clients)
-	var wg sync.WaitGroup
-	for c := range cfg.clients {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			st := &stats[c]
-			var body bytes.Buffer
-			// Each client walks the DIDs from its own offset, so that all
-			// of them are asked for from the first round.
-			next := c * len(targets) / cfg.clients
-			for n := 0; runCtx.Err() == nil; n++ {
-				tg := &targets[next]
-				next = (next + 1) % len(targets)
-				strict := n%cfg.sample == 0
-				t0 := time.Now()
-				answered, err := resolveOnce(runCtx, client, tg, &body, strict)
-				d := time.Since(t0)
-				if err != nil {
-					if runCtx.Err() != nil && !answered {
-						return // cut off by the end of the run, not a failure
-					}
-					st.fail(err, answered)
-					continue
-				}
-				st.hist.record(d)
-				st.succeed(strict)
-			}
-		}()
-	}
-	wg.Wait()
-	elapsed := time.Since(start)
-	if err := ctx.Err(); err != nil {
+	run, err := runClosedLoop(ctx, cfg.clients, cfg.duration, func(c int) benchCall {
+		var body bytes.Buffer
+		// Each client walks the DIDs from its own offset, so that all
+		// of them are asked for from the first round.
+		next := c * len(targets) / cfg.clients
+		return func(ctx context.Context, n int) (bool, bool, error) {
+			tg := &targets[next]
+			next = (next + 1) % len(targets)
+			strict := n%cfg.sample == 0
+			answered, err := resolveOnce(ctx, client, tg, &body, strict)
+			return answered, strict, err
+		}
+	})
+	if err != nil {
 		return nil, err
 	}
-	res.DurationS = elapsed.Seconds()
-	var (
-		all latencyHist
-		sum benchCounts
-	)
-	for i := range stats {
-		all.merge(&stats[i].hist)
-		sum.add(&stats[i].benchCounts)
-	}
-	res.Resolutions, res.Verified, res.Errors, res.Wrong, res.FirstError = sum.ok, sum.checked, sum.errors, sum.wrong, sum.firstError()
-	res.ResolutionsPerS = float64(res.Resolutions) / elapsed.Seconds()
-	res.P50ms, res.P99ms, res.MaxMs = all.ms(0.50), all.ms(0.99), all.maxMs()
+	res.DurationS = run.elapsed.Seconds()
+	res.Resolutions, res.Verified, res.Errors, res.Wrong, res.FirstError = run.sum.ok, run.sum.checked, run.sum.errors, run.sum.wrong, run.sum.firstError()
+	res.ResolutionsPerS = float64(res.Resolutions) / run.elapsed.Seconds()
+	res.P50ms, res.P99ms, res.MaxMs = run.all.ms(0.50), run.all.ms(0.99), run.all.maxMs()
 	return res, nil
 }
 
