@@ -2,7 +2,6 @@ package binding
 
 import (
 	"context"
-	"crypto/ed25519"
 	"encoding/json"
 	"errors"
 	"time"
@@ -60,22 +59,8 @@ func Verify(ctx context.Context, token string, resolve ResolveFunc, now time.Tim
 	if err != nil {
 		return nil, err
 	}
-	if kid.DID != c.Issuer {
-		return nil, fail(CodeIssuerMismatch, "kid %q is not a method of the issuer %q", h.Kid, c.Issuer)
-	}
-	doc, rerr := resolve(ctx, c.Issuer)
-	switch {
-	case rerr != nil:
-		return nil, failWrap(CodeIssuerUnresolvable, rerr, "resolve issuer %s", c.Issuer)
-	case doc == nil || doc.ID != c.Issuer:
-		return nil, fail(CodeIssuerUnresolvable, "resolve issuer %s: the resolver returned another document", c.Issuer)
-	}
-	pub, kerr := did.VerificationKey(doc, h.Kid, did.AssertionMethod)
-	if kerr != nil {
-		return nil, failWrap(CodeKeyNotAuthorized, kerr, "kid %s may not sign credentials for %s", h.Kid, c.Issuer)
-	}
-	if serr := vcjwt.Verify(token, ed25519.PublicKey(pub)); serr != nil {
-		return nil, failWrap(CodeSignatureInvalid, serr, "signature does not verify with %s", h.Kid)
+	if f := vcjwt.VerifyIssued(ctx, vcjwt.Resolver(resolve), token, c.Issuer, h.Kid, kid.DID); f != nil {
+		return nil, jwtFail(f)
 	}
 	nbf := time.Unix(c.NotBefore, 0).UTC()
 	if now.Before(nbf.Add(-Skew)) {
@@ -129,9 +114,13 @@ func parseToken(tok string) (vcjwt.Header, []byte, *Error) {
 
 // jwtFail maps a vcjwt refusal to this package's codes.
 func jwtFail(f *vcjwt.Failure) *Error {
-	code := CodeMalformed
-	if f.Kind == vcjwt.AlgNotAllowed {
-		code = CodeAlgNotAllowed
+	code := map[vcjwt.Kind]Code{
+		vcjwt.AlgNotAllowed: CodeAlgNotAllowed, vcjwt.IssuerMismatch: CodeIssuerMismatch,
+		vcjwt.IssuerUnresolvable: CodeIssuerUnresolvable, vcjwt.KeyNotAuthorized: CodeKeyNotAuthorized,
+		vcjwt.SignatureInvalid: CodeSignatureInvalid,
+	}[f.Kind]
+	if code == "" {
+		code = CodeMalformed
 	}
 	return &Error{Code: code, Message: f.Message, Err: f.Err}
 }

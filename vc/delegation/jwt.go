@@ -179,9 +179,13 @@ func parseClaims(payload []byte) (*Credential, *Error) {
 
 // jwtFail maps a vcjwt refusal to this package's codes.
 func jwtFail(f *vcjwt.Failure) *Error {
-	code := CodeMalformed
-	if f.Kind == vcjwt.AlgNotAllowed {
-		code = CodeAlgNotAllowed
+	code := map[vcjwt.Kind]Code{
+		vcjwt.AlgNotAllowed: CodeAlgNotAllowed, vcjwt.IssuerMismatch: CodeIssuerMismatch,
+		vcjwt.IssuerUnresolvable: CodeIssuerUnresolvable, vcjwt.KeyNotAuthorized: CodeKeyNotAuthorized,
+		vcjwt.SignatureInvalid: CodeSignatureInvalid,
+	}[f.Kind]
+	if code == "" {
+		code = CodeMalformed
 	}
 	return &Error{Code: code, Message: f.Message, Err: f.Err}
 }

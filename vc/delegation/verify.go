@@ -3,6 +3,7 @@ package delegation
 import (
 	"bytes"
 	"context"
+	"crypto/ed25519"
 	"encoding/json"
 	"errors"
 	"time"
@@ -142,26 +143,17 @@ func verifyLD(ctx context.Context, raw []byte, opt VerifyOptions) (*Verified, er
 	return &Verified{Credential: *c, Format: FormatLDP, KID: p.VerificationMethod, Raw: r, Digest: Digest(r)}, nil
 }
 
-// issuerKey runs steps 4 to 6: the method belongs to the issuer, the
-// issuer resolves, the method is in its assertionMethod.
-func issuerKey(ctx context.Context, issuer, kid, what string, opt VerifyOptions) ([]byte, *Error) {
+// issuerKey runs steps 4 to 6: the method is a DID URL (CodeKIDInvalid),
+// then vcjwt.IssuerKey: it belongs to the issuer, the issuer resolves, the
+// method is in its assertionMethod.
+func issuerKey(ctx context.Context, issuer, kid, what string, opt VerifyOptions) (ed25519.PublicKey, *Error) {
 	u, err := parseKID(kid, what)
 	if err != nil {
 		return nil, err
 	}
-	if u.DID != issuer {
-		return nil, fail(CodeIssuerMismatch, "%s %q is not a method of the issuer %q", what, kid, issuer)
-	}
-	doc, rerr := opt.Resolve(ctx, issuer)
-	switch {
-	case rerr != nil:
-		return nil, failWrap(CodeIssuerUnresolvable, rerr, "resolve issuer %s", issuer)
-	case doc == nil || doc.ID != issuer:
-		return nil, fail(CodeIssuerUnresolvable, "resolve issuer %s: the resolver returned another document", issuer)
-	}
-	pub, kerr := did.VerificationKey(doc, kid, did.AssertionMethod)
-	if kerr != nil {
-		return nil, failWrap(CodeKeyNotAuthorized, kerr, "%s %s may not sign credentials for %s", what, kid, issuer)
+	pub, f := vcjwt.IssuerKey(ctx, vcjwt.Resolver(opt.Resolve), issuer, kid, u.DID, what)
+	if f != nil {
+		return nil, jwtFail(f)
 	}
 	return pub, nil
 }

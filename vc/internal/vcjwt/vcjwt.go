@@ -11,11 +11,13 @@
 package vcjwt
 
 import (
+	"context"
 	"crypto/ed25519"
 	"encoding/base64"
 	"fmt"
 	"strings"
 
+	"github.com/clawnet/ledger/did"
 	"github.com/clawnet/ledger/vc/internal/strictjson"
 	"github.com/lestrrat-go/jwx/v3/jwa"
 	"github.com/lestrrat-go/jwx/v3/jws"
@@ -33,6 +35,15 @@ const (
 	Malformed Kind = iota
 	// AlgNotAllowed: alg other than EdDSA (or none).
 	AlgNotAllowed
+	// IssuerMismatch: the signing method is not one of the issuer's.
+	IssuerMismatch
+	// IssuerUnresolvable: the issuer's DID does not resolve (to itself).
+	IssuerUnresolvable
+	// KeyNotAuthorized: the method is not an Ed25519 key in the issuer's
+	// assertionMethod.
+	KeyNotAuthorized
+	// SignatureInvalid: the signature does not verify with that key.
+	SignatureInvalid
 )
 
 // Failure is a refusal: Message in words a client may see, Err the cause
@@ -207,4 +218,45 @@ func Sign(priv ed25519.PrivateKey, kid string, payload []byte) (string, error) {
 func Verify(tok string, pub ed25519.PublicKey) error {
 	_, err := jws.Verify([]byte(tok), jws.WithKey(jwa.EdDSA(), pub), jws.WithAlgorithmMatch(true))
 	return err
+}
+
+// Resolver resolves an issuer's DID to its document.
+type Resolver func(ctx context.Context, did string) (*did.Document, error)
+
+// IssuerKey returns the key of the verification method kid (whose DID is
+// kidDID; what names it in messages: "kid", "proof.verificationMethod")
+// after checking, in this order, that it is a method of issuer
+// (IssuerMismatch), that issuer resolves to its own document
+// (IssuerUnresolvable, wrapping the resolver's error), and that kid is an
+// Ed25519 method in its assertionMethod (KeyNotAuthorized). A Data
+// Integrity proof's method is looked up so too.
+func IssuerKey(ctx context.Context, resolve Resolver, issuer, kid, kidDID, what string) (ed25519.PublicKey, *Failure) {
+	if kidDID != issuer {
+		return nil, &Failure{Kind: IssuerMismatch, Message: fmt.Sprintf("%s %q is not a method of the issuer %q", what, kid, issuer)}
+	}
+	doc, err := resolve(ctx, issuer)
+	switch {
+	case err != nil:
+		return nil, &Failure{Kind: IssuerUnresolvable, Message: "resolve issuer " + issuer, Err: err}
+	case doc == nil || doc.ID != issuer:
+		return nil, &Failure{Kind: IssuerUnresolvable, Message: "resolve issuer " + issuer + ": the resolver returned another document"}
+	}
+	pub, err := did.VerificationKey(doc, kid, did.AssertionMethod)
+	if err != nil {
+		return nil, &Failure{Kind: KeyNotAuthorized, Message: fmt.Sprintf("%s %s may not sign credentials for %s", what, kid, issuer), Err: err}
+	}
+	return ed25519.PublicKey(pub), nil
+}
+
+// VerifyIssued checks the EdDSA signature of the compact JWS tok with the
+// key IssuerKey gives for its kid (SignatureInvalid if it does not verify).
+func VerifyIssued(ctx context.Context, resolve Resolver, tok, issuer, kid, kidDID string) *Failure {
+	pub, f := IssuerKey(ctx, resolve, issuer, kid, kidDID, "kid")
+	if f != nil {
+		return f
+	}
+	if err := Verify(tok, pub); err != nil {
+		return &Failure{Kind: SignatureInvalid, Message: "signature does not verify with " + kid, Err: err}
+	}
+	return nil
 }
