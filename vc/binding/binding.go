@@ -182,18 +182,12 @@ func Issue(priv ed25519.PrivateKey, kid string, b Binding) (string, error) {
 	return tok, nil
 }
 
-// parseKID accepts a DID URL whose fragment names a verification method,
-// with no path or query (which would change what the URL dereferences to).
+// parseKID accepts a DID URL whose fragment names a verification method
+// (vcjwt.ParseKID).
 func parseKID(kid string) (did.DIDURL, *Error) {
-	if kid == "" {
-		return did.DIDURL{}, fail(CodeKIDInvalid, "no kid")
-	}
-	u, err := did.ParseDIDURL(kid)
-	if err != nil {
-		return u, failWrap(CodeKIDInvalid, err, "kid is not a DID URL")
-	}
-	if u.Fragment == "" || u.Path != "" || u.Query != "" {
-		return u, fail(CodeKIDInvalid, "kid %q is not of the form did:<method>:<id>#<fragment>", kid)
+	u, f := vcjwt.ParseKID(kid, "kid")
+	if f != nil {
+		return u, jwtFail(f)
 	}
 	return u, nil
 }

@@ -92,30 +92,20 @@ func Verify(ctx context.Context, token string, resolve ResolveFunc, now time.Tim
 	}, nil
 }
 
-// parseToken checks the compact JWS shape and the protected header (steps
-// 1 and 2 up to kid) and returns the header and the decoded payload.
+// parseToken checks the compact JWS shape and the protected header and
+// returns the header and the decoded payload (vcjwt.Parse).
 func parseToken(tok string) (vcjwt.Header, []byte, *Error) {
-	p, f := vcjwt.Split(tok, MaxTokenLen)
-	if f != nil {
-		return vcjwt.Header{}, nil, jwtFail(f)
-	}
-	if !utf8.Valid(p.Header) {
-		return vcjwt.Header{}, nil, fail(CodeMalformed, "protected header is not valid UTF-8")
-	}
-	h, f := vcjwt.ParseHeader(p.Header)
+	h, payload, f := vcjwt.Parse(tok, MaxTokenLen)
 	if f != nil {
 		return h, nil, jwtFail(f)
 	}
-	if f := vcjwt.CheckEdDSA(h, p.Signature); f != nil {
-		return h, nil, jwtFail(f)
-	}
-	return h, p.Payload, nil
+	return h, payload, nil
 }
 
 // jwtFail maps a vcjwt refusal to this package's codes.
 func jwtFail(f *vcjwt.Failure) *Error {
 	code := map[vcjwt.Kind]Code{
-		vcjwt.AlgNotAllowed: CodeAlgNotAllowed, vcjwt.IssuerMismatch: CodeIssuerMismatch,
+		vcjwt.AlgNotAllowed: CodeAlgNotAllowed, vcjwt.KIDInvalid: CodeKIDInvalid, vcjwt.IssuerMismatch: CodeIssuerMismatch,
 		vcjwt.IssuerUnresolvable: CodeIssuerUnresolvable, vcjwt.KeyNotAuthorized: CodeKeyNotAuthorized,
 		vcjwt.SignatureInvalid: CodeSignatureInvalid,
 	}[f.Kind]

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/clawnet/ledger/did"
+	"github.com/clawnet/ledger/vc/internal/vcjwt"
 	"github.com/clawnet/ledger/vc/scope"
 )
 
@@ -273,18 +274,12 @@ func checkID(id, what string) *Error {
 	return nil
 }
 
-// parseKID accepts a DID URL whose fragment names a verification method,
-// with no path or query (which would change what the URL dereferences to).
+// parseKID accepts a DID URL whose fragment names a verification method
+// (vcjwt.ParseKID); what names it in messages.
 func parseKID(kid, what string) (did.DIDURL, *Error) {
-	if kid == "" {
-		return did.DIDURL{}, fail(CodeKIDInvalid, "no %s", what)
-	}
-	u, err := did.ParseDIDURL(kid)
-	if err != nil {
-		return u, failWrap(CodeKIDInvalid, err, "%s is not a DID URL", what)
-	}
-	if u.Fragment == "" || u.Path != "" || u.Query != "" {
-		return u, fail(CodeKIDInvalid, "%s %.200q is not of the form did:<method>:<id>#<fragment>", what, kid)
+	u, f := vcjwt.ParseKID(kid, what)
+	if f != nil {
+		return u, jwtFail(f)
 	}
 	return u, nil
 }

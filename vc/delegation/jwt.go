@@ -180,7 +180,7 @@ func parseClaims(payload []byte) (*Credential, *Error) {
 // jwtFail maps a vcjwt refusal to this package's codes.
 func jwtFail(f *vcjwt.Failure) *Error {
 	code := map[vcjwt.Kind]Code{
-		vcjwt.AlgNotAllowed: CodeAlgNotAllowed, vcjwt.IssuerMismatch: CodeIssuerMismatch,
+		vcjwt.AlgNotAllowed: CodeAlgNotAllowed, vcjwt.KIDInvalid: CodeKIDInvalid, vcjwt.IssuerMismatch: CodeIssuerMismatch,
 		vcjwt.IssuerUnresolvable: CodeIssuerUnresolvable, vcjwt.KeyNotAuthorized: CodeKeyNotAuthorized,
 		vcjwt.SignatureInvalid: CodeSignatureInvalid,
 	}[f.Kind]

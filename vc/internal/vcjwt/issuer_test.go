@@ -58,3 +58,46 @@ func TestVerifyIssued(t *testing.T) {
 		})
 	}
 }
+
+func TestParseKID(t *testing.T) {
+	for _, kid := range []string{"", "key-1", "did:key:z6Mk", "did:web:example.com/path#k", "did:web:example.com?q=1#k", "did:#k"} {
+		if _, f := ParseKID(kid, "kid"); f == nil || f.Kind != KIDInvalid {
+			t.Errorf("ParseKID(%q) = %v, want KIDInvalid", kid, f)
+		}
+	}
+	u, f := ParseKID("did:web:example.com#key-1", "kid")
+	if f != nil || u.DID != "did:web:example.com" || u.Fragment != "key-1" {
+		t.Fatalf("ParseKID = %+v, %v", u, f)
+	}
+}
+
+func TestParse(t *testing.T) {
+	_, priv, _ := ed25519.GenerateKey(nil)
+	tok, err := Sign(priv, "did:example:a#k", []byte(`{"iss":"did:example:a"}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	h, payload, f := Parse(tok, 1<<10)
+	if f != nil || h.Kid != "did:example:a#k" || string(payload) != `{"iss":"did:example:a"}` {
+		t.Fatalf("Parse = %+v, %q, %v", h, payload, f)
+	}
+	sig := make([]byte, ed25519.SignatureSize)
+	for _, tc := range []struct {
+		name string
+		tok  string
+		want Kind
+	}{
+		{"too long", tok, Malformed},
+		{"header not UTF-8", token("{\"alg\":\"EdDSA\",\"typ\":\"JWT\",\"kid\":\"\xff\"}", `{}`, sig), Malformed},
+		{"alg none", token(`{"alg":"none","typ":"JWT","kid":"did:example:a#k"}`, `{}`, sig), AlgNotAllowed},
+		{"short signature", token(`{"alg":"EdDSA","typ":"JWT","kid":"did:example:a#k"}`, `{}`, sig[:63]), Malformed},
+	} {
+		maxLen := 1 << 10
+		if tc.name == "too long" {
+			maxLen = len(tok) - 1
+		}
+		if _, _, f := Parse(tc.tok, maxLen); f == nil || f.Kind != tc.want {
+			t.Errorf("%s: Parse = %v, want kind %d", tc.name, f, tc.want)
+		}
+	}
+}

@@ -16,6 +16,7 @@ import (
 	"encoding/base64"
 	"fmt"
 	"strings"
+	"unicode/utf8"
 
 	"github.com/clawnet/ledger/did"
 	"github.com/clawnet/ledger/vc/internal/strictjson"
@@ -35,6 +36,8 @@ const (
 	Malformed Kind = iota
 	// AlgNotAllowed: alg other than EdDSA (or none).
 	AlgNotAllowed
+	// KIDInvalid: the method id is not a DID URL with a fragment.
+	KIDInvalid
 	// IssuerMismatch: the signing method is not one of the issuer's.
 	IssuerMismatch
 	// IssuerUnresolvable: the issuer's DID does not resolve (to itself).
@@ -259,4 +262,43 @@ func VerifyIssued(ctx context.Context, resolve Resolver, tok, issuer, kid, kidDI
 		return &Failure{Kind: SignatureInvalid, Message: "signature does not verify with " + kid, Err: err}
 	}
 	return nil
+}
+
+// ParseKID accepts a DID URL whose fragment names a verification method,
+// with no path or query (which would change what the URL dereferences
+// to); what names it in messages ("kid", "proof.verificationMethod").
+func ParseKID(kid, what string) (did.DIDURL, *Failure) {
+	if kid == "" {
+		return did.DIDURL{}, &Failure{Kind: KIDInvalid, Message: "no " + what}
+	}
+	u, err := did.ParseDIDURL(kid)
+	if err != nil {
+		return u, &Failure{Kind: KIDInvalid, Message: what + " is not a DID URL", Err: err}
+	}
+	if u.Fragment == "" || u.Path != "" || u.Query != "" {
+		return u, &Failure{Kind: KIDInvalid, Message: fmt.Sprintf("%s %.200q is not of the form did:<method>:<id>#<fragment>", what, kid)}
+	}
+	return u, nil
+}
+
+// Parse checks the compact JWS shape of tok (at most maxLen bytes) and its
+// protected header (valid UTF-8, the profile's members, alg EdDSA, typ JWT,
+// a 64-byte signature) and returns the header and the decoded payload.
+// Nothing is verified.
+func Parse(tok string, maxLen int) (Header, []byte, *Failure) {
+	p, f := Split(tok, maxLen)
+	if f != nil {
+		return Header{}, nil, f
+	}
+	if !utf8.Valid(p.Header) {
+		return Header{}, nil, malformed(nil, "protected header is not valid UTF-8")
+	}
+	h, f := ParseHeader(p.Header)
+	if f != nil {
+		return h, nil, f
+	}
+	if f := CheckEdDSA(h, p.Signature); f != nil {
+		return h, nil, f
+	}
+	return h, p.Payload, nil
 }
