@@ -345,7 +345,7 @@ func (r *Registry) Contacts(owner string) ([]Contact, error) {
 	}
 	start := key(prefixContact, owner, "")
 	var out []Contact
-	err := r.db.Scan(start, prefixEnd(start), func(k, v []byte) (bool, error) {
+	err := r.db.Scan(start, store.PrefixEnd(start), func(k, v []byte) (bool, error) {
 		var c contactRecord
 		if err := decode(v, &c); err != nil {
 			return false, err
@@ -383,7 +383,7 @@ func (r *Registry) ContactRequests(owner string, now time.Time) (incoming, outgo
 
 func (r *Registry) requests(start []byte, now time.Time) ([]ContactRequest, error) {
 	var ids []uint64
-	err := r.db.Scan(start, prefixEnd(start), func(k, _ []byte) (bool, error) {
+	err := r.db.Scan(start, store.PrefixEnd(start), func(k, _ []byte) (bool, error) {
 		id, err := decodeIndex(k[len(start):])
 		if err != nil {
 			return false, err

@@ -298,7 +298,7 @@ func (r *Registry) ResolveHosted(ctx context.Context, d, versionID string) (*did
 	next, nextTime := "", time.Time{}
 	start := versionKey(d, idx+1)
 	if idx != h.Index {
-		err = r.db.Scan(start, prefixEnd(key(prefixVersion, d, "")), func(k, val []byte) (bool, error) {
+		err = r.db.Scan(start, store.PrefixEnd(key(prefixVersion, d, "")), func(k, val []byte) (bool, error) {
 			ni, err := decodeIndex(k[len(start)-8:])
 			if err != nil {
 				return false, err

@@ -315,7 +315,7 @@ func (r *Registry) Agents(owner string) ([]Agent, error) {
 	}
 	start := key(prefixOwnerAgent, owner, "")
 	var dids []string
-	err := r.db.Scan(start, prefixEnd(start), func(k, _ []byte) (bool, error) {
+	err := r.db.Scan(start, store.PrefixEnd(start), func(k, _ []byte) (bool, error) {
 		dids = append(dids, string(k[len(start):]))
 		return true, nil
 	})

@@ -85,18 +85,6 @@ func requestOutKey(from string, id uint64) []byte {
 }
 func pendingKey(from, to string) []byte { return key(prefixRequestPend, from, to) }
 
-// prefixEnd returns the smallest key greater than every key with prefix p.
-func prefixEnd(p []byte) []byte {
-	end := bytes.Clone(p)
-	for i := len(end) - 1; i >= 0; i-- {
-		if end[i] < 0xff {
-			end[i]++
-			return end[:i+1]
-		}
-	}
-	return nil
-}
-
 // hostedVersion is one version of a hosted DID: the key it names key-<KeyN>
 // in its document, or, for the last version of a deactivated DID, no
 // document at all.

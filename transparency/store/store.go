@@ -228,3 +228,16 @@ func (p pebbleLogger) Fatalf(format string, args ...any) {
 	}
 	panic(fmt.Sprintf(format, args...))
 }
+
+// PrefixEnd returns the smallest key greater than every key with prefix p,
+// or nil (no upper bound) if there is none: p is empty or all 0xff.
+func PrefixEnd(p []byte) []byte {
+	end := bytes.Clone(p)
+	for i := len(end) - 1; i >= 0; i-- {
+		if end[i] < 0xff {
+			end[i]++
+			return end[:i+1]
+		}
+	}
+	return nil
+}

@@ -462,7 +462,7 @@ func (r *Registry) ByOwner(owner string) ([]Record, error) {
 
 func (r *Registry) scan(prefix []byte) ([]Record, error) {
 	var ids []string
-	err := r.db.Scan(prefix, prefixEnd(prefix), func(k, _ []byte) (bool, error) {
+	err := r.db.Scan(prefix, store.PrefixEnd(prefix), func(k, _ []byte) (bool, error) {
 		ids = append(ids, string(k[len(prefix):]))
 		return true, nil
 	})

@@ -81,18 +81,6 @@ func statusKey(entryID string) []byte    { return []byte(prefixStatus + entryID)
 func subjectPrefix(agent string) []byte  { return []byte(prefixSubject + agent + "/") }
 func ownerPrefix(owner string) []byte    { return []byte(prefixOwner + owner + "/") }
 
-// prefixEnd returns the smallest key greater than every key with prefix p.
-func prefixEnd(p []byte) []byte {
-	end := bytes.Clone(p)
-	for i := len(end) - 1; i >= 0; i-- {
-		if end[i] < 0xff {
-			end[i]++
-			return end[:i+1]
-		}
-	}
-	return nil
-}
-
 // errCorrupt marks a stored value that does not decode.
 var errCorrupt = errors.New("grant: corrupt stored record")
 

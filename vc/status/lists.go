@@ -149,7 +149,7 @@ func New(c Config) (*Lists, error) {
 	}
 	l := &Lists{db: c.DB, baseURL: c.BaseURL, size: uint64(c.ListSize)}
 	m := map[uint64]*memList{}
-	err = c.DB.Scan([]byte(prefixMeta), prefixEndBytes(prefixMeta), func(k, v []byte) (bool, error) {
+	err = c.DB.Scan([]byte(prefixMeta), store.PrefixEnd([]byte(prefixMeta)), func(k, v []byte) (bool, error) {
 		if len(k) != len(prefixMeta)+8 {
 			return false, fmt.Errorf("new status lists: bad key %q", k)
 		}
@@ -165,7 +165,7 @@ func New(c Config) (*Lists, error) {
 		return nil, err
 	}
 	// Allocated indexes, for Revoked's status_not_allocated.
-	err = c.DB.Scan([]byte(prefixEntry), prefixEndBytes(prefixEntry), func(k, _ []byte) (bool, error) {
+	err = c.DB.Scan([]byte(prefixEntry), store.PrefixEnd([]byte(prefixEntry)), func(k, _ []byte) (bool, error) {
 		if len(k) != len(prefixEntry)+16 {
 			return false, fmt.Errorf("new status lists: bad key %q", k)
 		}
@@ -675,12 +675,4 @@ func encode(v any) []byte {
 		panic(fmt.Sprintf("status lists: encode %T: %v", v, err))
 	}
 	return b
-}
-
-// prefixEndBytes returns the smallest key greater than every key with
-// prefix p (p never ends in 0xff here).
-func prefixEndBytes(p string) []byte {
-	end := []byte(p)
-	end[len(end)-1]++
-	return end
 }
