@@ -525,11 +525,15 @@ func (s *Server) appendDecision(ctx context.Context, agent *registry.Agent, p *p
 	k := actionKey(agent.DID, p.ID)
 	streams := []string{agent.DID, agent.Owner}
 	a, err := s.log.Append(ctx, e, func(tx *store.Tx) error {
-		switch _, err := tx.Get(k); {
-		case err == nil:
-			return errActionExists
-		case !errors.Is(err, store.ErrNotFound):
-			return err
+		// The filter rules out nearly every new id without a read; it
+		// has every key set below, from the Apply that sets it on.
+		if s.decided.MayContain(k) {
+			switch _, err := tx.Get(k); {
+			case err == nil:
+				return errActionExists
+			case !errors.Is(err, store.ErrNotFound):
+				return err
+			}
 		}
 		rec.Index = tx.Index()
 		if rec.Decision == transparency.DecisionEscalated {
@@ -557,6 +561,7 @@ func (s *Server) appendDecision(ctx context.Context, agent *registry.Agent, p *p
 			return err
 		}
 		tx.Set(k, b)
+		s.decided.Add(k)
 		if err := s.emitDecision(tx, agent, p, rec, vd.code, now); err != nil {
 			return err
 		}
@@ -564,6 +569,20 @@ func (s *Server) appendDecision(ctx context.Context, agent *registry.Agent, p *p
 	})
 	s.notifyEvents(streams...)
 	return a, rec, err
+}
+
+// LoadActionFilter reads the keys of every decided action into the
+// in-memory filter that lets a new request id be decided without a store
+// read of its absent record (store.Filter), and returns once the filter
+// answers. Until then every decision reads the store, as it must; the
+// server is correct without it. clawnet serve runs it in the background at
+// start (about a second per few million decided actions); it returns ctx's
+// error if ctx ends first. Without the identity API it does nothing.
+func (s *Server) LoadActionFilter(ctx context.Context) error {
+	if s.decided == nil {
+		return nil
+	}
+	return s.decided.Load(ctx, s.auth.db)
 }
 
 // emitDecision appends the events of a decision (spec/events.md §6):

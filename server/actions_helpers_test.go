@@ -182,6 +182,11 @@ func (a *actionEnv) restartWith(t *testing.T, max int, escalationTimeout time.Du
 	if err != nil {
 		t.Fatal(err)
 	}
+	// As clawnet serve does in the background, so that decisions go
+	// through the filter of decided actions.
+	if err := s.LoadActionFilter(t.Context()); err != nil {
+		t.Fatal(err)
+	}
 	t.Cleanup(s.CloseEvents)
 	h := s.Handler()
 	a.current.Store(&h)

@@ -1,6 +1,7 @@
 package server
 
 import (
+	"fmt"
 	"net/http"
 	"testing"
 
@@ -51,4 +52,45 @@ func TestActionReplayAfterRevocation(t *testing.T) {
 		Actor: f.work.did, Owner: f.owner.did, Action: "file/read", Resource: "files/report",
 		Decision: transparency.DecisionDenied}, ReasonAgentUnbound+": ")
 	replay("after the unbinding")
+}
+
+// TestActionReplayAfterRestartThroughFilter: after a restart the filter of
+// decided actions is loaded from the database (as clawnet serve loads it),
+// and a request id decided before the restart, or in this process, is still
+// found and answered with the stored decision, nothing logged; a new id is
+// decided. With a filter that missed a stored id, the repeat would be decided
+// again as a new action and logged a second time.
+func TestActionReplayAfterRestartThroughFilter(t *testing.T) {
+	a := newActionEnv(t, false)
+	f := a.f
+	read := func(id string) map[string]any {
+		return map[string]any{"id": id, "action": "file/read", "resource": "files/report", "args": map[string]any{"size": 3},
+			"credential": a.workCred}
+	}
+	want := transparency.Entry{Actor: f.work.did, Owner: f.owner.did, Authz: a.authz(), Action: "file/read",
+		Resource: "files/report", Decision: transparency.DecisionAllowed}
+	var first []decided
+	for i := range 20 {
+		first = append(first, a.mustDecide(t, f.work, read(fmt.Sprintf("before-restart-%04d", i)), http.StatusOK, want, `allow by scope "files"`))
+	}
+	repeat := func(when, id string, d decided) {
+		t.Helper()
+		before := a.snap(t)
+		r, _ := a.act(f.work, read(id))
+		var again ActionResponse
+		decodeStrict(t, r.body, &again)
+		if r.status != http.StatusOK || r.header.Get("Idempotent-Replay") != "true" || again.Index != d.resp.Index {
+			t.Errorf("repeat of %s %s: %d %v %+v (first at %d)", id, when, r.status, r.header, again, d.resp.Index)
+		}
+		a.unchanged(t, before)
+	}
+	a.restartWith(t, 0, 0)
+	if !a.grantEnv.srv.decided.Loaded() {
+		t.Fatal("the restarted server's filter is not loaded")
+	}
+	for i, d := range first {
+		repeat("after the restart", fmt.Sprintf("before-restart-%04d", i), d)
+	}
+	d := a.mustDecide(t, f.work, read("after-restart-0001"), http.StatusOK, want, `allow by scope "files"`)
+	repeat("in the same process", "after-restart-0001", d)
 }

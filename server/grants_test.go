@@ -76,6 +76,11 @@ func (g *grantEnv) restart() {
 	if err != nil {
 		t.Fatal(err)
 	}
+	// As clawnet serve does in the background, so that decisions go
+	// through the filter of decided actions.
+	if err := s.LoadActionFilter(t.Context()); err != nil {
+		t.Fatal(err)
+	}
 	h := s.Handler()
 	g.current.Store(&h)
 	g.reg, g.srv, g.lists, g.grants = reg, s, lists, grants

@@ -180,6 +180,10 @@ type Server struct {
 	sse    eventStreams
 	// escalationTimeout is IdentityConfig.EscalationTimeout, defaulted.
 	escalationTimeout time.Duration
+	// decided is the filter of the action records (actionPrefix): a new
+	// request id is decided without a store read once it is loaded
+	// (LoadActionFilter). Nil without the identity API.
+	decided *store.Filter
 }
 
 // New returns a server for cfg.
@@ -240,6 +244,7 @@ func New(cfg Config) (*Server, error) {
 			return nil, fmt.Errorf("server: %w", err)
 		}
 		s.registry, s.didWebHost, s.contactTTL = id.Registry, id.DIDWebHost, id.ContactRequestTTL
+		s.decided = store.NewFilter([]byte(actionPrefix))
 		s.mailbox = id.Mailbox
 		if s.events = id.Events; s.events != nil {
 			s.sse = eventStreams{heartbeat: id.EventHeartbeat, closed: make(chan struct{})}

@@ -360,6 +360,7 @@ func serve(ctx context.Context, cfg serveConfig, stdout io.Writer, logger *slog.
 		stopBackground()
 		background.Wait()
 	}()
+	background.Go(func() { loadActionFilter(bgCtx, srv, logger) })
 	background.Go(func() { sweepReplayRecords(bgCtx, srv, logger) })
 	background.Go(func() { expireEscalations(bgCtx, srv, expiryInterval(cfg.escalationTimeout), logger) })
 	hs := &http.Server{
@@ -424,6 +425,19 @@ func didWebHost(publicURL string) (string, error) {
 		return "", fmt.Errorf("%q: did:web cannot name an IPv6 literal host; use a DNS name", publicURL)
 	}
 	return strings.ReplaceAll(strings.ToLower(u.Host), ":", "%3A"), nil
+}
+
+// loadActionFilter loads the filter of decided actions (see
+// server.LoadActionFilter); serving does not wait for it.
+func loadActionFilter(ctx context.Context, srv *server.Server, logger *slog.Logger) {
+	start := time.Now()
+	if err := srv.LoadActionFilter(ctx); err != nil {
+		if ctx.Err() == nil {
+			logger.Warn("load the filter of decided actions; every decision reads the store", "err", err)
+		}
+		return
+	}
+	logger.Debug("filter of decided actions loaded", "took", time.Since(start))
 }
 
 // sweepReplayRecords deletes expired jti records every minute until ctx
