@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 
+	"github.com/transparency-dev/merkle"
 	"github.com/transparency-dev/merkle/proof"
 	"github.com/transparency-dev/merkle/rfc6962"
 )
@@ -21,7 +22,11 @@ type Hash [HashSize]byte
 func (h Hash) String() string { return base64.StdEncoding.EncodeToString(h[:]) }
 
 // MarshalText encodes h as standard base64.
-func (h Hash) MarshalText() ([]byte, error) { return []byte(h.String()), nil }
+func (h Hash) MarshalText() ([]byte, error) {
+	b := make([]byte, base64.StdEncoding.EncodedLen(HashSize))
+	base64.StdEncoding.Encode(b, h[:])
+	return b, nil
+}
 
 // UnmarshalText decodes a standard base64 hash.
 func (h *Hash) UnmarshalText(b []byte) error {
@@ -56,14 +61,35 @@ func LeafHash(entry []byte) Hash {
 
 // NodeHash is the RFC 6962 interior node hash: SHA-256(0x01 || left || right).
 func NodeHash(left, right Hash) Hash {
-	h := sha256.New()
-	h.Write([]byte{1})
-	h.Write(left[:])
-	h.Write(right[:])
-	var out Hash
-	h.Sum(out[:0])
-	return out
+	var b [1 + 2*HashSize]byte
+	b[0] = 1
+	copy(b[1:], left[:])
+	copy(b[1+HashSize:], right[:])
+	return sha256.Sum256(b[:])
 }
+
+// Hasher is the RFC 6962 SHA-256 tree hasher for the merkle library's
+// proof and range functions: the hashes of rfc6962.DefaultHasher
+// (TestHasherMatchesRFC6962), without its digest and buffer allocations
+// per node — a node of two 32-byte children is one SHA-256 over a stack
+// buffer. Every proof this module builds or checks goes through it.
+var Hasher merkle.LogHasher = hasher{}
+
+type hasher struct{}
+
+func (hasher) EmptyRoot() []byte { h := EmptyRoot(); return h[:] }
+
+func (hasher) HashLeaf(leaf []byte) []byte { h := LeafHash(leaf); return h[:] }
+
+func (hasher) HashChildren(l, r []byte) []byte {
+	if len(l) != HashSize || len(r) != HashSize {
+		return rfc6962.DefaultHasher.HashChildren(l, r)
+	}
+	h := NodeHash(Hash(l), Hash(r))
+	return h[:]
+}
+
+func (hasher) Size() int { return HashSize }
 
 // EmptyRoot is the root hash of the empty tree: SHA-256 of the empty string.
 func EmptyRoot() Hash { return sha256.Sum256(nil) }
@@ -89,7 +115,7 @@ func VerifyInclusion(index, size uint64, leaf Hash, p []Hash, root Hash) error {
 	if len(p) > MaxProofLen {
 		return fmt.Errorf("%w: inclusion: proof too long", ErrVerification)
 	}
-	if err := proof.VerifyInclusion(rfc6962.DefaultHasher, index, size, leaf[:], toSlices(p), root[:]); err != nil {
+	if err := proof.VerifyInclusion(Hasher, index, size, leaf[:], toSlices(p), root[:]); err != nil {
 		return fmt.Errorf("%w: inclusion: %v", ErrVerification, err)
 	}
 	return nil
@@ -113,7 +139,7 @@ func VerifyConsistency(size1, size2 uint64, root1, root2 Hash, p []Hash) error {
 	if size1 == 0 && root1 != EmptyRoot() {
 		return fmt.Errorf("%w: consistency: %s is not the root of the empty tree", ErrVerification, root1)
 	}
-	if err := proof.VerifyConsistency(rfc6962.DefaultHasher, size1, size2, toSlices(p), root1[:], root2[:]); err != nil {
+	if err := proof.VerifyConsistency(Hasher, size1, size2, toSlices(p), root1[:], root2[:]); err != nil {
 		return fmt.Errorf("%w: consistency: %v", ErrVerification, err)
 	}
 	return nil
@@ -141,7 +167,7 @@ func RootFromInclusion(index, size uint64, leaf Hash, p []Hash) (Hash, error) {
 	if len(p) > MaxProofLen {
 		return root, fmt.Errorf("%w: inclusion: proof too long", ErrVerification)
 	}
-	r, err := proof.RootFromInclusionProof(rfc6962.DefaultHasher, index, size, leaf[:], toSlices(p))
+	r, err := proof.RootFromInclusionProof(Hasher, index, size, leaf[:], toSlices(p))
 	if err != nil {
 		return root, fmt.Errorf("%w: inclusion: %v", ErrVerification, err)
 	}

@@ -1,15 +1,18 @@
 package transparency_test
 
 import (
+	"bytes"
 	"crypto/sha256"
 	"encoding/base64"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"math/rand/v2"
 	"slices"
 	"strings"
 	"testing"
 
+	"github.com/transparency-dev/merkle/rfc6962"
 	"golang.org/x/mod/sumdb/tlog"
 
 	"github.com/clawnet/ledger/transparency"
@@ -392,4 +395,48 @@ func TestFork(t *testing.T) {
 			t.Fatalf("got %v, want ErrVerification", err)
 		}
 	})
+}
+
+// TestHasherMatchesRFC6962: Hasher computes the hashes of the merkle
+// library's RFC 6962 hasher for every input, the 32-byte children of a tree
+// and any other lengths alike, and NodeHash those of its HashChildren.
+func TestHasherMatchesRFC6962(t *testing.T) {
+	ref := rfc6962.DefaultHasher
+	if !bytes.Equal(transparency.Hasher.EmptyRoot(), ref.EmptyRoot()) || transparency.Hasher.Size() != ref.Size() {
+		t.Fatal("empty root or size differ")
+	}
+	rng := rand.New(rand.NewPCG(1, 2))
+	buf := func(n int) []byte {
+		b := make([]byte, n)
+		for i := range b {
+			b[i] = byte(rng.Uint32())
+		}
+		return b
+	}
+	for i := range 2000 {
+		ln, rn := transparency.HashSize, transparency.HashSize
+		if i%4 == 3 { // other lengths take the library's path
+			ln, rn = rng.IntN(70), rng.IntN(70)
+		}
+		l, r := buf(ln), buf(rn)
+		if got, want := transparency.Hasher.HashChildren(l, r), ref.HashChildren(l, r); !bytes.Equal(got, want) {
+			t.Fatalf("HashChildren(%x, %x) = %x, want %x", l, r, got, want)
+		}
+		if ln == transparency.HashSize && rn == transparency.HashSize {
+			if got, want := transparency.NodeHash(transparency.Hash(l), transparency.Hash(r)), ref.HashChildren(l, r); !bytes.Equal(got[:], want) {
+				t.Fatalf("NodeHash(%x, %x) = %x, want %x", l, r, got, want)
+			}
+		}
+		leaf := buf(rng.IntN(300))
+		if got, want := transparency.Hasher.HashLeaf(leaf), ref.HashLeaf(leaf); !bytes.Equal(got, want) {
+			t.Fatalf("HashLeaf(%x) = %x, want %x", leaf, got, want)
+		}
+	}
+	// A returned hash is the caller's: the next one does not overwrite it.
+	a := transparency.Hasher.HashChildren(buf(transparency.HashSize), buf(transparency.HashSize))
+	keep := bytes.Clone(a)
+	transparency.Hasher.HashChildren(buf(transparency.HashSize), buf(transparency.HashSize))
+	if !bytes.Equal(a, keep) {
+		t.Error("HashChildren reused its result's memory")
+	}
 }

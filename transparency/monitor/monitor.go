@@ -24,7 +24,6 @@ import (
 
 	"github.com/clawnet/ledger/transparency"
 	"github.com/transparency-dev/merkle/compact"
-	"github.com/transparency-dev/merkle/rfc6962"
 	"golang.org/x/mod/sumdb/note"
 )
 
@@ -35,7 +34,7 @@ const StateVersion = 1
 // frontier hashes.
 const MaxStateSize = transparency.MaxCheckpointSize + 64<<10
 
-var rangeFactory = &compact.RangeFactory{Hash: rfc6962.DefaultHasher.HashChildren}
+var rangeFactory = &compact.RangeFactory{Hash: transparency.Hasher.HashChildren}
 
 // State is what a monitor trusts: the last checkpoint it verified and the
 // right edge of that checkpoint's tree (the roots of the perfect subtrees

@@ -485,6 +485,20 @@ func TestNegative(t *testing.T) {
 		{"receipt for forged checkpoint", func() error { _, err := l.ReceiptFor(withCP(got[0], forgedCP)); return err }, ErrInvalid},
 		{"receipt for checkpoint with wrong root", func() error { _, err := l.ReceiptFor(withCP(got[0], wrongRoot)); return err }, ErrInvalid},
 		{"receipt for garbage checkpoint", func() error { _, err := l.ReceiptFor(withCP(got[0], []byte("junk"))); return err }, ErrInvalid},
+		// ReceiptFor keeps the checkpoint it parsed last: a cached one is
+		// checked against the tree as a fresh one is.
+		{"receipt for checkpoint with wrong root, parsed before", func() error {
+			_, _ = l.ReceiptFor(withCP(got[0], wrongRoot))
+			_, err := l.ReceiptFor(withCP(got[0], wrongRoot))
+			return err
+		}, ErrInvalid},
+		{"receipt for forged checkpoint right after a good receipt", func() error {
+			if _, err := l.ReceiptFor(got[0]); err != nil {
+				return fmt.Errorf("good receipt: %v", err) // not ErrInvalid: fails the case
+			}
+			_, err := l.ReceiptFor(withCP(got[0], forgedCP))
+			return err
+		}, ErrInvalid},
 		{"receipt for wrong leaf", func() error { _, err := l.ReceiptFor(withLeaf(got[0])); return err }, ErrInvalid},
 		{"receipt for index beyond its size", func() error { _, err := l.ReceiptFor(withIndex(got[0], got[0].Size)); return err }, ErrInvalid},
 		{"receipt for size beyond the log", func() error { _, err := l.ReceiptFor(withSize(got[0], n+1)); return err }, ErrInvalid},

@@ -1,6 +1,7 @@
 package sequencer
 
 import (
+	"bytes"
 	"crypto/sha256"
 	"errors"
 	"fmt"
@@ -8,7 +9,6 @@ import (
 	"github.com/clawnet/ledger/transparency"
 	"github.com/transparency-dev/merkle/compact"
 	"github.com/transparency-dev/merkle/proof"
-	"github.com/transparency-dev/merkle/rfc6962"
 )
 
 // Checkpoint returns the latest committed signed checkpoint, its tree size
@@ -312,7 +312,7 @@ func (l *Log) inclusion(index, size uint64, st *state) ([]transparency.Hash, tra
 		return nil, root, leaf, fmt.Errorf("inclusion proof %d in %d: %w", index, size, err)
 	}
 	leaf = transparency.Hash(hs[n])
-	hs, err = nodes.Rehash(hs[:n], rfc6962.DefaultHasher.HashChildren)
+	hs, err = nodes.Rehash(hs[:n], transparency.Hasher.HashChildren)
 	if err != nil {
 		return nil, root, leaf, fmt.Errorf("inclusion proof %d in %d: %w", index, size, err)
 	}
@@ -349,7 +349,7 @@ func (l *Log) ConsistencyProof(size1, size2 uint64) ([]transparency.Hash, error)
 	if err != nil {
 		return nil, wrap(err)
 	}
-	hs, err = nodes.Rehash(hs, rfc6962.DefaultHasher.HashChildren)
+	hs, err = nodes.Rehash(hs, transparency.Hasher.HashChildren)
 	if err != nil {
 		return nil, wrap(err)
 	}
@@ -402,9 +402,15 @@ func (l *Log) ReceiptFor(a Appended) (*transparency.Receipt, error) {
 	if a.Size > st.size || a.Index >= a.Size {
 		return nil, fmt.Errorf("receipt: %w: index %d, size %d, log size %d", ErrInvalid, a.Index, a.Size, st.size)
 	}
-	cp, err := parseStoredCheckpoint(a.Checkpoint, l.origin, l.signer.KeyHash())
-	if err != nil {
-		return nil, fmt.Errorf("receipt: %w: %w", ErrInvalid, err)
+	var cp transparency.Checkpoint
+	if last := l.lastCP.Load(); last != nil && bytes.Equal(last.signed, a.Checkpoint) {
+		cp = last.cp
+	} else {
+		var err error
+		if cp, err = parseStoredCheckpoint(a.Checkpoint, l.origin, l.signer.KeyHash()); err != nil {
+			return nil, fmt.Errorf("receipt: %w: %w", ErrInvalid, err)
+		}
+		l.lastCP.Store(&parsedCheckpoint{signed: bytes.Clone(a.Checkpoint), cp: cp})
 	}
 	if cp.Size != a.Size {
 		return nil, fmt.Errorf("receipt: %w: checkpoint size %d is not %d", ErrInvalid, cp.Size, a.Size)
@@ -433,6 +439,13 @@ func (l *Log) ReceiptFor(a Appended) (*transparency.Receipt, error) {
 		InclusionProof: p,
 		Checkpoint:     string(a.Checkpoint),
 	}, nil
+}
+
+// parsedCheckpoint is a signed checkpoint that parseStoredCheckpoint
+// accepted, and what it parsed.
+type parsedCheckpoint struct {
+	signed []byte
+	cp     transparency.Checkpoint
 }
 
 // ReadTile returns a C2SP tlog-tiles resource: the hash tile at level

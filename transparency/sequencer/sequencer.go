@@ -237,6 +237,9 @@ type Log struct {
 	// goroutine after each commit (and by Open before it starts); read by
 	// anyone.
 	state atomic.Pointer[state]
+	// lastCP is the checkpoint ReceiptFor parsed last: the entries of a
+	// batch share theirs, so their receipts parse it once.
+	lastCP atomic.Pointer[parsedCheckpoint]
 
 	// cache holds the hashes of tree levels >= cacheLevel:
 	// cache[level-cacheLevel][index]. The committer goroutine appends to
