@@ -454,3 +454,61 @@ func FuzzValidStream(f *testing.F) {
 		}
 	})
 }
+
+// marshalEventReference is how AppendTx encoded an event before
+// appendEvent: json.Marshal, after a json.Valid check of the data.
+func marshalEventReference(e Event) ([]byte, error) {
+	if !json.Valid(e.Data) {
+		return nil, ErrInvalid
+	}
+	return json.Marshal(e)
+}
+
+// checkAppendEvent compares appendEvent with the reference on e: the same
+// bytes, or both refusing (appendEvent with ErrInvalid).
+func checkAppendEvent(t *testing.T, e Event) {
+	t.Helper()
+	want, werr := marshalEventReference(e)
+	got, gerr := appendEvent([]byte("prefix"), &e)
+	switch {
+	case (werr == nil) != (gerr == nil):
+		t.Fatalf("event %+v (data %q): appendEvent error %v, Marshal error %v", e, e.Data, gerr, werr)
+	case gerr != nil && !errors.Is(gerr, ErrInvalid):
+		t.Fatalf("event data %q: error %v is not ErrInvalid", e.Data, gerr)
+	case gerr == nil && string(got) != "prefix"+string(want):
+		t.Fatalf("event data %q:\nappendEvent %s\nMarshal     prefix%s", e.Data, got, want)
+	}
+}
+
+// TestAppendEventMatchesMarshal: the stored form of an event is what
+// json.Marshal wrote before, for data that needs compacting, HTML escaping
+// (<, >, &, U+2028, U+2029), carries escapes or invalid UTF-8, and for data
+// and times that cannot be encoded.
+func TestAppendEventMatchesMarshal(t *testing.T) {
+	at := time.Date(2026, 11, 26, 2, 3, 4, 5006007, time.UTC)
+	for _, data := range []string{
+		`{}`, `{"id":"a","decision":"allowed","index":12}`, ` { "a" : [ 1 , 2.5e3 , true , null ] } `,
+		`{"s":"<script>&amp;</script>"}`, "{\"s\":\"line\u2028sep\u2029\"}", `{"s":"\u003c\n\"\\"}`,
+		"{\"s\":\"\xff\xfe\"}", `"just a string"`, `12`, `[]`, `{"a":{"b":{"c":[{}]}}}`,
+		``, `{`, `{"a":}`, `{} {}`, `nul`, "{\"s\":\"\x01\"}", `{"a":1,}`,
+	} {
+		checkAppendEvent(t, Event{ID: 7, Type: "action.decided", Time: at, Data: json.RawMessage(data)})
+	}
+	for _, tm := range []time.Time{{}, time.Unix(0, 0).UTC(), at.AddDate(8000, 0, 0), time.Date(-1, 1, 1, 0, 0, 0, 0, time.UTC)} {
+		checkAppendEvent(t, Event{ID: 1<<64 - 1, Type: "escalation.opened", Time: tm, Data: json.RawMessage(`{}`)})
+	}
+}
+
+// FuzzAppendEvent holds appendEvent to json.Marshal on any data, id and
+// time (the type is always ValidType, as AppendTx checks first).
+func FuzzAppendEvent(f *testing.F) {
+	f.Add(uint64(1), int64(0), []byte(`{"a":"<b>"}`))
+	f.Add(uint64(99), int64(1<<40), []byte(" [1, {\"x\": \"\u2028\"}] "))
+	f.Add(uint64(0), int64(-1<<62), []byte(`{"a":1,}`))
+	f.Fuzz(func(t *testing.T, id uint64, nanos int64, data []byte) {
+		if len(data) == 0 {
+			data = []byte(`{}`) // AppendTx's default for empty data
+		}
+		checkAppendEvent(t, Event{ID: id, Type: "message.received", Time: time.Unix(0, nanos).UTC(), Data: data})
+	})
+}
