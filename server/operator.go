@@ -130,34 +130,352 @@ func jsonFields(v any) map[string]bool {
 // checkKeys walks the top-level keys of the JSON object in body and rejects
 // any that is not exactly one of known, or that appears twice. Syntax
 // errors are left to the decoder that runs next.
+//
+// It runs on every request body, so it is one pass over the bytes that
+// allocates nothing unless a name has an escape or invalid UTF-8 (then
+// encoding/json unquotes it) or the object has more members than
+// keySet holds. It answers exactly as the walk with json.Decoder.Token and
+// Decode(&json.RawMessage) that it replaced (checkKeysReference in the
+// tests, compared by FuzzCheckKeys), malformed bodies included: the walk
+// stops with nil at the first syntax error or at the first '}' or ']' it
+// meets where a member may start, and it judges a name as soon as the
+// name's string ends, before the colon and value that follow are read. So
+// {"bogus" is refused although it is not JSON.
+//
+// decodeJSON only passes bodies that start with '{', but the token walk
+// also found names in other bodies, and checkKeys follows it there too so
+// that the two can be compared on any input: in an array, names are the
+// strings at even positions with the comma as separator ('["bogus",1]' is
+// refused); after a scalar first value, the walk reads name and value
+// pairs with no separators at all.
 func checkKeys(body []byte, known map[string]bool) error {
-	dec := json.NewDecoder(bytes.NewReader(body))
-	if _, err := dec.Token(); err != nil {
+	i := skipJSONSpace(body, 0)
+	if i == len(body) {
 		return nil
 	}
-	seen := map[string]bool{}
-	for dec.More() {
-		tok, err := dec.Token()
-		if err != nil {
+	// sep is the byte between a name and its value (0: none); commas is
+	// whether members are separated by commas.
+	var sep byte
+	commas := true
+	switch body[i] {
+	case '{':
+		sep, i = ':', i+1
+	case '[':
+		sep, i = ',', i+1
+	default:
+		end, ok := skipJSONValue(body, i)
+		if !ok || !decodesAsAny(body[i:end]) {
 			return nil
 		}
-		key, ok := tok.(string)
+		i, commas = end, false
+	}
+	var seen keySet
+	for first := true; ; first = false {
+		i = skipJSONSpace(body, i)
+		if i == len(body) || body[i] == '}' || body[i] == ']' {
+			return nil
+		}
+		if commas && !first {
+			if body[i] != ',' {
+				return nil
+			}
+			i = skipJSONSpace(body, i+1)
+		}
+		if i == len(body) || body[i] != '"' {
+			return nil
+		}
+		end, plain, ok := skipJSONString(body, i)
 		if !ok {
 			return nil
 		}
-		if !known[key] {
-			return errorf(http.StatusBadRequest, CodeBadJSON, "request body: unknown field %s", echo(key))
+		name := body[i+1 : end-1]
+		if !plain {
+			var s string
+			if err := json.Unmarshal(body[i:end], &s); err != nil {
+				return nil
+			}
+			name = []byte(s)
 		}
-		if seen[key] {
-			return errorf(http.StatusBadRequest, CodeBadJSON, "request body: duplicate field %s", echo(key))
+		if !known[string(name)] {
+			return errorf(http.StatusBadRequest, CodeBadJSON, "request body: unknown field %s", echo(string(name)))
 		}
-		seen[key] = true
-		var skip json.RawMessage
-		if err := dec.Decode(&skip); err != nil {
+		if seen.has(name) {
+			return errorf(http.StatusBadRequest, CodeBadJSON, "request body: duplicate field %s", echo(string(name)))
+		}
+		seen.add(name)
+		i = end
+		if sep != 0 {
+			i = skipJSONSpace(body, i)
+			if i == len(body) || body[i] != sep {
+				return nil
+			}
+			i++
+		}
+		if i, ok = skipJSONValue(body, i); !ok {
 			return nil
 		}
 	}
-	return nil
+}
+
+// decodesAsAny reports whether the complete JSON value v decodes into an
+// interface value: a number must fit a float64.
+func decodesAsAny(v []byte) bool {
+	if c := v[0]; c != '-' && (c < '0' || c > '9') {
+		return true
+	}
+	_, err := strconv.ParseFloat(string(v), 64)
+	return err == nil
+}
+
+// keySet is the set of member names checkKeys has seen: the first ones in
+// an array (no allocation), any more in a map. Names are known fields, so
+// a request body rarely has more than the array holds.
+type keySet struct {
+	n     int
+	small [16][]byte
+	more  map[string]bool
+}
+
+func (s *keySet) has(name []byte) bool {
+	for _, k := range s.small[:min(s.n, len(s.small))] {
+		if bytes.Equal(k, name) {
+			return true
+		}
+	}
+	return s.more[string(name)]
+}
+
+func (s *keySet) add(name []byte) {
+	if s.n < len(s.small) {
+		s.small[s.n] = name
+		s.n++
+		return
+	}
+	if s.more == nil {
+		s.more = map[string]bool{}
+	}
+	s.more[string(name)] = true
+}
+
+// maxJSONDepth is encoding/json's limit on nested arrays and objects in
+// one value; a deeper value is a syntax error.
+const maxJSONDepth = 10000
+
+// skipJSONSpace returns the index of the first byte at or after i that is
+// not JSON whitespace.
+func skipJSONSpace(b []byte, i int) int {
+	for i < len(b) && (b[i] == ' ' || b[i] == '\t' || b[i] == '\n' || b[i] == '\r') {
+		i++
+	}
+	return i
+}
+
+// skipJSONString checks the JSON string that starts at b[i] == '"' as
+// encoding/json's scanner does and returns the index after its closing
+// quote. plain reports that the string has no escapes and is valid UTF-8,
+// so that its bytes are its value.
+func skipJSONString(b []byte, i int) (end int, plain, ok bool) {
+	start := i + 1
+	plain = true
+	ascii := true
+	for i++; i < len(b); i++ {
+		switch c := b[i]; {
+		case c == '"':
+			if !ascii && plain {
+				plain = utf8.Valid(b[start:i])
+			}
+			return i + 1, plain, true
+		case c < 0x20:
+			return 0, false, false
+		case c >= utf8.RuneSelf:
+			ascii = false
+		case c == '\\':
+			plain = false
+			i++
+			if i == len(b) {
+				return 0, false, false
+			}
+			switch b[i] {
+			case '"', '\\', '/', 'b', 'f', 'n', 'r', 't':
+			case 'u':
+				if i+4 >= len(b) {
+					return 0, false, false
+				}
+				for _, h := range b[i+1 : i+5] {
+					if !isHex(h) {
+						return 0, false, false
+					}
+				}
+				i += 4
+			default:
+				return 0, false, false
+			}
+		}
+	}
+	return 0, false, false
+}
+
+func isHex(c byte) bool {
+	return '0' <= c && c <= '9' || 'a' <= c && c <= 'f' || 'A' <= c && c <= 'F'
+}
+
+// skipJSONValue checks the JSON value that starts after any whitespace at
+// b[i] as encoding/json's scanner does and returns the index after it.
+// Whatever follows the value is the caller's business.
+func skipJSONValue(b []byte, i int) (end int, ok bool) {
+	// objects has bit d set when the container at depth d is an object;
+	// the array holds the first 128 levels without allocating.
+	var buf [2]uint64
+	objects := buf[:]
+	depth := 0
+	for {
+		// At the beginning of a value.
+		i = skipJSONSpace(b, i)
+		if i == len(b) {
+			return 0, false
+		}
+		switch c := b[i]; c {
+		case '{', '[':
+			if depth == maxJSONDepth {
+				return 0, false
+			}
+			if depth/64 == len(objects) {
+				objects = append(objects, 0)
+			}
+			if c == '{' {
+				objects[depth/64] |= 1 << (depth % 64)
+			} else {
+				objects[depth/64] &^= 1 << (depth % 64)
+			}
+			depth++
+			i = skipJSONSpace(b, i+1)
+			if i == len(b) {
+				return 0, false
+			}
+			if c == '{' && b[i] == '}' || c == '[' && b[i] == ']' {
+				depth--
+				i++
+				break
+			}
+			if c == '{' {
+				if i, ok = skipJSONMemberName(b, i); !ok {
+					return 0, false
+				}
+			}
+			continue
+		case '"':
+			if i, _, ok = skipJSONString(b, i); !ok {
+				return 0, false
+			}
+		case 't':
+			if i, ok = skipJSONLiteral(b, i, "true"); !ok {
+				return 0, false
+			}
+		case 'f':
+			if i, ok = skipJSONLiteral(b, i, "false"); !ok {
+				return 0, false
+			}
+		case 'n':
+			if i, ok = skipJSONLiteral(b, i, "null"); !ok {
+				return 0, false
+			}
+		default:
+			if i, ok = skipJSONNumber(b, i); !ok {
+				return 0, false
+			}
+		}
+		// After a complete value: close containers until one continues.
+		for {
+			if depth == 0 {
+				return i, true
+			}
+			i = skipJSONSpace(b, i)
+			if i == len(b) {
+				return 0, false
+			}
+			object := objects[(depth-1)/64]&(1<<((depth-1)%64)) != 0
+			if b[i] == ',' {
+				i++
+				if object {
+					if i, ok = skipJSONMemberName(b, skipJSONSpace(b, i)); !ok {
+						return 0, false
+					}
+				}
+				break
+			}
+			if object && b[i] == '}' || !object && b[i] == ']' {
+				depth--
+				i++
+				continue
+			}
+			return 0, false
+		}
+	}
+}
+
+// skipJSONMemberName checks a member name at b[i] and the colon after it
+// and returns the index after the colon.
+func skipJSONMemberName(b []byte, i int) (int, bool) {
+	if i == len(b) || b[i] != '"' {
+		return 0, false
+	}
+	i, _, ok := skipJSONString(b, i)
+	if !ok {
+		return 0, false
+	}
+	i = skipJSONSpace(b, i)
+	if i == len(b) || b[i] != ':' {
+		return 0, false
+	}
+	return i + 1, true
+}
+
+func skipJSONLiteral(b []byte, i int, lit string) (int, bool) {
+	if len(b)-i < len(lit) || string(b[i:i+len(lit)]) != lit {
+		return 0, false
+	}
+	return i + len(lit), true
+}
+
+// skipJSONNumber checks the number at b[i]: -?(0|[1-9][0-9]*)(\.[0-9]+)?([eE][+-]?[0-9]+)?,
+// the longest match, as encoding/json's scanner reads it.
+func skipJSONNumber(b []byte, i int) (int, bool) {
+	digits := func(i int) int {
+		for i < len(b) && '0' <= b[i] && b[i] <= '9' {
+			i++
+		}
+		return i
+	}
+	if i < len(b) && b[i] == '-' {
+		i++
+	}
+	switch {
+	case i == len(b) || b[i] < '0' || b[i] > '9':
+		return 0, false
+	case b[i] == '0':
+		i++
+	default:
+		i = digits(i)
+	}
+	if i < len(b) && b[i] == '.' {
+		j := digits(i + 1)
+		if j == i+1 {
+			return 0, false
+		}
+		i = j
+	}
+	if i < len(b) && (b[i] == 'e' || b[i] == 'E') {
+		i++
+		if i < len(b) && (b[i] == '+' || b[i] == '-') {
+			i++
+		}
+		j := digits(i)
+		if j == i {
+			return 0, false
+		}
+		i = j
+	}
+	return i, true
 }
 
 // jsonErrorText describes a decoding error without echoing large inputs.
