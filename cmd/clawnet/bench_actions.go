@@ -421,34 +421,10 @@ func checkActionAnswer(status int, b []byte, want benchExpect, v note.Verifier, 
 		return fmt.Errorf("status %d: %s", status, strings.TrimSpace(string(b[:min(len(b), 200)])))
 	}
 	if !full {
-		// One pass, the receipt's form and index only: ParseReceipt and
-		// the verification below (and even a second pass over the
-		// receipt) cost the generator more than the server's whole answer.
-		var a struct {
-			ID       string                `json:"id"`
-			Decision transparency.Decision `json:"decision"`
-			Reason   string                `json:"reason"`
-			Index    uint64                `json:"index"`
-			Receipt  *struct {
-				Format string  `json:"format"`
-				Index  *uint64 `json:"index"`
-			} `json:"receipt"`
-		}
-		if err := json.Unmarshal(b, &a); err != nil {
-			return fmt.Errorf("not an action answer: %w", err)
-		}
-		if err := checkActionDecision(a.ID, a.Decision, a.Reason, want); err != nil {
-			return err
-		}
-		switch {
-		case a.Receipt == nil:
-			return errors.New("no receipt")
-		case a.Receipt.Format != transparency.ReceiptFormat || a.Receipt.Index == nil:
-			return fmt.Errorf("not a receipt: format %q", a.Receipt.Format)
-		case *a.Receipt.Index != a.Index:
-			return fmt.Errorf("the receipt is for entry %d, the answer says %d", *a.Receipt.Index, a.Index)
-		}
-		return nil
+		// The receipt's form and index only: ParseReceipt and the
+		// verification below cost the generator more than the server's
+		// whole answer.
+		return checkActionAnswerLight(b, want)
 	}
 	var a benchAnswer
 	if err := json.Unmarshal(b, &a); err != nil {
