@@ -13,6 +13,7 @@ import (
 	"reflect"
 	"strconv"
 	"strings"
+	"sync"
 	"unicode/utf8"
 
 	"github.com/clawnet/ledger/transparency"
@@ -109,9 +110,23 @@ func decodeJSON(body []byte, v any) error {
 	return nil
 }
 
-// jsonFields returns the JSON names of the fields of the struct v points to.
+// jsonFieldSets caches jsonFields by type: reflect.Type -> map[string]bool,
+// each map read-only once stored.
+var jsonFieldSets sync.Map
+
+// jsonFields returns the JSON names of the fields of the struct v points
+// to (computed once per type: every request body is checked against them).
 func jsonFields(v any) map[string]bool {
 	t := reflect.TypeOf(v).Elem()
+	if m, ok := jsonFieldSets.Load(t); ok {
+		return m.(map[string]bool)
+	}
+	m, _ := jsonFieldSets.LoadOrStore(t, structJSONFields(t))
+	return m.(map[string]bool)
+}
+
+// structJSONFields returns the JSON names of the fields of struct type t.
+func structJSONFields(t reflect.Type) map[string]bool {
 	out := map[string]bool{}
 	for i := range t.NumField() {
 		f := t.Field(i)
