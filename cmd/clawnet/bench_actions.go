@@ -49,9 +49,10 @@ import (
 
 func benchActionsUsage(w io.Writer) {
 	fmt.Fprint(w, `usage:
-  clawnet bench actions [--server URL] [--agents N] [--duration D] [--rate R] [--sample S] [--key VKEY] [--json]
+  clawnet bench actions [--server URL] [--agents N] [--duration D] [--rate R] [--sample S] [--warmup W] [--key VKEY] [--json]
       register owners, N Identity Agents and one delegation credential each,
-      then let the N agents send signed POST /v1/actions for D, in a closed
+      open one connection per agent and send W actions each on it (checked,
+      not counted), then let the N agents send signed POST /v1/actions for D, in a closed
       loop or, with --rate, at R actions/s in all (latency counted from when
       each action was due); check every answer (allowed, with a receipt) and
       verify one receipt in S fully; print actions/s, latency and errors.
@@ -101,9 +102,12 @@ type actionBenchResult struct {
 	Rate      float64 `json:"rate"`
 	CallP50ms float64 `json:"call_p50_ms"`
 	CallP99ms float64 `json:"call_p99_ms"`
+	// Warmup is the number of actions each agent sent, and had checked,
+	// before the measured window (not counted above).
+	Warmup int `json:"warmup"`
 	// Embedded reports that the bench ran its own server in process.
 	Embedded   bool    `json:"embedded"`
-	SetupS     float64 `json:"setup_s"`
+	SetupS     float64 `json:"setup_s"` // set-up and warm-up
 	DurationS  float64 `json:"duration_s"`
 	FirstError string  `json:"first_error,omitempty"`
 }
@@ -122,6 +126,12 @@ type actionBenchConfig struct {
 	// sample: one answer in sample per agent (and its first) has its
 	// receipt verified fully.
 	sample int
+	// warmup is the number of actions each agent sends, on its own
+	// connection, before the clock starts; each is checked (its receipt
+	// verified fully) and none is counted. The measured window then starts
+	// with every connection open and every agent's first action (which
+	// reads its records and key into the server's caches) behind it.
+	warmup int
 	// profile, if not nil, is started when the agents start sending and
 	// stopped when the last answer is in (set-up excluded).
 	profile *benchProfile
@@ -147,6 +157,7 @@ func cmdBenchActions(ctx context.Context, args []string, stdout, stderr io.Write
 	fs.DurationVar(&cfg.duration, "duration", 10*time.Second, "how long to send actions")
 	fs.Float64Var(&cfg.rate, "rate", 0, "offered load in actions/s over all agents (0: closed loop, as fast as possible)")
 	fs.IntVar(&cfg.sample, "sample", 100, "verify one receipt in `N` per agent fully")
+	fs.IntVar(&cfg.warmup, "warmup", 1, "actions each agent sends, checked but not counted, on its open connection before the clock starts (0: none)")
 	asJSON := fs.Bool("json", false, "print one JSON object instead of text")
 	cpuProfile := fs.String("cpuprofile", "", "write a CPU profile of the run (set-up excluded; with the embedded server, server and generator) to `file`")
 	if err := fs.Parse(args); err != nil {
@@ -161,6 +172,9 @@ func cmdBenchActions(ctx context.Context, args []string, stdout, stderr io.Write
 		return exitUsage
 	case cfg.rate < 0:
 		fmt.Fprintln(stderr, "clawnet bench actions: --rate must not be negative")
+		return exitUsage
+	case cfg.warmup < 0 || cfg.warmup > 1000:
+		fmt.Fprintln(stderr, "clawnet bench actions: --warmup must be between 0 and 1000")
 		return exitUsage
 	}
 	const name = "clawnet bench actions"
@@ -197,7 +211,7 @@ func cmdBenchActions(ctx context.Context, args []string, stdout, stderr io.Write
 			mode = fmt.Sprintf("%.0f actions/s offered", res.Rate)
 		}
 		fmt.Fprintf(stdout, "allowed actions: %d agents (%d owners), %s, for %.1f s against %s\n", res.Agents, res.Owners, mode, res.DurationS, benchWhere(cfg.server, embedded))
-		fmt.Fprintf(stdout, "  setup          %.2f s\n", res.SetupS)
+		fmt.Fprintf(stdout, "  setup          %.2f s (with a warm-up of %d actions per agent)\n", res.SetupS, res.Warmup)
 		fmt.Fprintf(stdout, "  throughput     %.0f actions/s (%d actions, %d receipts verified fully)\n", res.ActionsPerS, res.Actions, res.Verified)
 		fmt.Fprintf(stdout, "  latency        p50 %.3f ms, p99 %.3f ms, max %.3f ms\n", res.P50ms, res.P99ms, res.MaxMs)
 		if res.Rate > 0 {
@@ -233,7 +247,7 @@ func benchActions(ctx context.Context, cfg actionBenchConfig) (*actionBenchResul
 	if err != nil {
 		return nil, fmt.Errorf("set up: %w", err)
 	}
-	res := &actionBenchResult{Agents: cfg.agents, Owners: owners, Rate: cfg.rate, SetupS: time.Since(t0).Seconds()}
+	res := &actionBenchResult{Agents: cfg.agents, Owners: owners, Rate: cfg.rate, Warmup: cfg.warmup}
 	// Request ids start with a random prefix, so that runs against one
 	// server never reuse an id (which would be answered as a replay).
 	var rnd [4]byte
@@ -241,6 +255,31 @@ func benchActions(ctx context.Context, cfg actionBenchConfig) (*actionBenchResul
 		return nil, err
 	}
 	run := hex.EncodeToString(rnd[:])
+	conns := make([]*benchConn, len(agents))
+	for i := range conns {
+		conns[i] = newBenchConn(base, client)
+	}
+	defer func() {
+		for _, c := range conns {
+			c.close()
+		}
+	}()
+	if cfg.warmup > 0 {
+		err := benchParallel(setupCtx, benchSetupWorkers, len(agents), func(ctx context.Context, i int) error {
+			var body, answer bytes.Buffer
+			for n := range cfg.warmup {
+				id := "bench-" + run + "-" + strconv.Itoa(i) + "-warmup-" + strconv.Itoa(n)
+				if _, err := actOnce(ctx, conns[i], &agents[i], id, &body, &answer, verifier, true); err != nil {
+					return fmt.Errorf("agent %d: %w", i, err)
+				}
+			}
+			return nil
+		})
+		if err != nil {
+			return nil, fmt.Errorf("warm-up: %w", err)
+		}
+	}
+	res.SetupS = time.Since(t0).Seconds()
 
 	// stats[i] belongs to agent i until wg.Wait returns. The latencies go
 	// to a few shared histograms instead: one per agent (60 KB each, two
@@ -271,8 +310,7 @@ func benchActions(ctx context.Context, cfg actionBenchConfig) (*actionBenchResul
 		go func() {
 			defer wg.Done()
 			ag, st := &agents[i], &stats[i]
-			conn := newBenchConn(base, client)
-			defer conn.close()
+			conn := conns[i]
 			var body, answer bytes.Buffer
 			var timer *time.Timer
 			for n := 0; ; n++ {

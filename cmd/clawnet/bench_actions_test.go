@@ -195,13 +195,26 @@ func TestBenchActionsDetectsWrongAnswers(t *testing.T) {
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
 			u := actionProxy(t, tc.mutate)
-			code, out, errOut := runExit(t, "bench", "actions", "--server", u, "--agents", "2", "--duration", "200ms", "--json", "--sample", tc.sample)
+			// Without a warm-up: the measured run's checks are under test.
+			code, out, errOut := runExit(t, "bench", "actions", "--server", u, "--agents", "2", "--duration", "200ms", "--json", "--sample", tc.sample, "--warmup", "0")
 			res := decodeOne[actionBenchResult](t, out)
 			if tc.ok {
 				if code != exitOK || res.Errors != 0 || res.Actions == 0 {
 					t.Fatalf("exit %d, %+v\n%s", code, res, errOut)
 				}
+				// And with one: every agent's warm-up action is checked
+				// fully, and the run goes on.
+				code, out, errOut := runExit(t, "bench", "actions", "--server", u, "--agents", "2", "--duration", "200ms", "--json", "--warmup", "2")
+				if res := decodeOne[actionBenchResult](t, out); code != exitOK || res.Errors != 0 || res.Actions == 0 || res.Warmup != 2 {
+					t.Fatalf("with a warm-up: exit %d, %+v\n%s", code, res, errOut)
+				}
 				return
+			}
+			// The warm-up checks every answer fully too: a wrong one stops
+			// the command before the run, with exit 1 and the reason.
+			wcode, wout, werr := runExit(t, "bench", "actions", "--server", u, "--agents", "2", "--duration", "200ms", "--json", "--warmup", "1")
+			if wcode != exitFail || wout != "" || !strings.Contains(werr, "warm-up: agent ") {
+				t.Errorf("a wrong answer in the warm-up: exit %d, stdout %q, stderr %q", wcode, wout, werr)
 			}
 			wantWrongAnswers(t, code, out, errOut)
 			// The first answer of each agent is checked fully: a mutation
