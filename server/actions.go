@@ -824,7 +824,15 @@ func (s *Server) respondAction(w http.ResponseWriter, id string, rec actionRecor
 	}
 	h["Location"] = []string{"/log/v1/entries/" + strconv.FormatUint(rec.Index, 10)}
 	h["Cache-Control"] = noStore
-	return respondJSON(w, st, answerOf(id, &rec, rc, dl))
+	a := answerOf(id, &rec, rc, dl)
+	b, err := appendActionAnswer(make([]byte, 0, actionAnswerSize(&a)), &a)
+	if err != nil {
+		// Only a delivery's receipt can fail to encode: json.Marshal
+		// then answers as it always did.
+		return respondJSON(w, st, a)
+	}
+	writeJSONBytes(w, st, b)
+	return nil
 }
 
 // answerOf is the answer for the decision rec of request id with its

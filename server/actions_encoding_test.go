@@ -3,6 +3,8 @@ package server
 import (
 	"bytes"
 	"encoding/json"
+	"math"
+	"strings"
 	"testing"
 
 	"github.com/clawnet/ledger/transparency"
@@ -61,4 +63,166 @@ func TestActionAnswerEncoding(t *testing.T) {
 			}
 		})
 	}
+}
+
+// checkAppendActionAnswer fails t unless appendActionAnswer encodes a as
+// json.Marshal does, with the same error or lack of one.
+func checkAppendActionAnswer(t testing.TB, a actionAnswer) {
+	t.Helper()
+	want, werr := json.Marshal(a)
+	got, gerr := appendActionAnswer([]byte("prefix"), &a)
+	if (werr == nil) != (gerr == nil) {
+		t.Fatalf("json.Marshal error %v, appendActionAnswer error %v", werr, gerr)
+	}
+	if werr != nil {
+		return
+	}
+	if !bytes.HasPrefix(got, []byte("prefix")) || !bytes.Equal(got[len("prefix"):], want) {
+		t.Fatalf("appendActionAnswer\n%q\njson.Marshal\n%q", got, want)
+	}
+}
+
+// TestAppendActionAnswer: appendActionAnswer writes json.Marshal's bytes
+// for strings with every ASCII byte and the characters encoding/json
+// treats specially, entries of every length up to a few base64 blocks,
+// proofs of 0 to 64 hashes, optional fields set and unset.
+func TestAppendActionAnswer(t *testing.T) {
+	var ascii []byte
+	for b := range 0x80 {
+		ascii = append(ascii, byte(b))
+	}
+	strs := []string{"", string(ascii), "<>&", "a<b>c&d", "\u2028\u2029", "x\u2028y\u2029z", "\xff", "a\xffb\xfe", "\xe2\x80", "\xe2\x80\xa8\xe2\x80",
+		"\xed\xa0\x80", "\xf4\x90\x80\x80", "é日本🙂", "\x00\x1f\x7f", "\\\"/", "— origin sig\n", "\ufffd", "\xc3"}
+	for b := range 0x80 {
+		strs = append(strs, string(rune(b)), "a"+string(rune(b))+"é")
+	}
+	for b := 0x80; b < 0x100; b++ {
+		strs = append(strs, string([]byte{byte(b)}), "é"+string([]byte{byte(b)}))
+	}
+	proof := make([]transparency.Hash, 64)
+	for i := range proof {
+		for j := range proof[i] {
+			proof[i][j] = byte(i*31 + j*7)
+		}
+	}
+	entry := make([]byte, 70)
+	for i := range entry {
+		entry[i] = byte(i * 37)
+	}
+	delivery := &ActionDelivery{Message: "m<1>\u2028", Recipient: "did:key:z6Mk&\xff", Index: 9, Receipt: json.RawMessage(" {\"a\": [1, \"<&>\u2028\"]}\n")}
+	base := func() actionAnswer {
+		return actionAnswer{ID: "urn:uuid:1", Decision: transparency.DecisionAllowed, Reason: "ok", Index: 3,
+			Receipt: &transparency.Receipt{Format: transparency.ReceiptFormat, Index: 3, Entry: []byte("e"), InclusionProof: []transparency.Hash{}, Checkpoint: "c"}}
+	}
+	for _, s := range strs {
+		a := base()
+		a.ID, a.Decision, a.Reason, a.Escalate, a.Answer = s, transparency.Decision(s), s, s, transparency.Decision(s)
+		a.Receipt.Format, a.Receipt.Checkpoint = s, s
+		checkAppendActionAnswer(t, a)
+	}
+	for n := range len(entry) + 1 {
+		a := base()
+		a.Receipt.Entry = entry[:n]
+		checkAppendActionAnswer(t, a)
+	}
+	for n := range len(proof) + 1 {
+		a := base()
+		a.Receipt.InclusionProof = proof[:n]
+		checkAppendActionAnswer(t, a)
+	}
+	for _, idx := range []uint64{0, 1, 9, 10, 1 << 32, math.MaxUint64} {
+		a := base()
+		a.Index, a.Receipt.Index, a.AnswerIndex = idx, idx, idx
+		checkAppendActionAnswer(t, a)
+	}
+	for mask := range 1 << 6 {
+		a := base()
+		if mask&1 != 0 {
+			a.Escalate = "7"
+		}
+		if mask&2 != 0 {
+			a.Delivery = delivery
+		}
+		if mask&4 != 0 {
+			a.Answer = transparency.DecisionDenied
+		}
+		if mask&8 != 0 {
+			a.AnswerIndex = 12
+		}
+		if mask&16 != 0 {
+			a.Receipt.Entry, a.Receipt.InclusionProof = nil, nil
+		}
+		if mask&32 != 0 {
+			a.Receipt = nil
+		}
+		checkAppendActionAnswer(t, a)
+	}
+	// Deliveries whose receipt json.Marshal must compact, escape, or
+	// refuse: the error is reported, as json.Marshal's is.
+	for _, raw := range []string{"", "null", `{"a":1}`, " [ 1 , 2 ] ", `"<\u2028>"`, "{", `{"a":1} x`, "\xff"} {
+		a := base()
+		a.Delivery = &ActionDelivery{Message: "m", Recipient: "r", Index: 1}
+		if raw != "" {
+			a.Delivery.Receipt = json.RawMessage(raw)
+		}
+		checkAppendActionAnswer(t, a)
+	}
+}
+
+func FuzzAppendActionAnswer(f *testing.F) {
+	f.Add("urn:uuid:1", "allowed", "allow by scope \"bench\"", uint64(6), []byte(`{"v":1}`), 3, "origin\n1\nroot=\n\n— origin sig\n", "", false, []byte(nil), "", uint64(0))
+	f.Add("<&>", "escalated", "a < b && c > d \u2028 \x01", uint64(math.MaxUint64), []byte("<&>\xff"), 17, "x<y>&\n\u2029", "7", true, []byte(`{"a": 1}`), "denied", uint64(12))
+	f.Add("\xff\xfe", "\x00", "\xe2\x80", uint64(0), []byte{}, 0, "\t\b\f\r\x7f", "\\", true, []byte("{"), "\"", uint64(1))
+	f.Fuzz(func(t *testing.T, id, decision, reason string, index uint64, entry []byte, nproof int, checkpoint, escalate string,
+		delivered bool, deliveryReceipt []byte, answer string, answerIndex uint64) {
+		proof := make([]transparency.Hash, uint(nproof)%65)
+		for i := range proof {
+			for j := range proof[i] {
+				proof[i][j] = byte(int(index) + i*31 + j)
+			}
+		}
+		if nproof < 0 {
+			proof = nil
+		}
+		a := actionAnswer{ID: id, Decision: transparency.Decision(decision), Reason: reason, Index: index,
+			Receipt:  &transparency.Receipt{Format: decision, Index: index, Entry: entry, InclusionProof: proof, Checkpoint: checkpoint},
+			Escalate: escalate, Answer: transparency.Decision(answer), AnswerIndex: answerIndex}
+		if delivered {
+			a.Delivery = &ActionDelivery{Message: reason, Recipient: id, Index: answerIndex, Receipt: deliveryReceipt}
+		}
+		checkAppendActionAnswer(t, a)
+	})
+}
+
+// BenchmarkActionAnswerEncoding encodes a realistic answer (600-byte entry,
+// 17-hash proof, 210-byte checkpoint) with json.Marshal, as respondAction
+// did, and with appendActionAnswer, as it does now; compare with
+// benchstat -col /impl.
+func BenchmarkActionAnswerEncoding(b *testing.B) {
+	entry := bytes.Repeat([]byte(`{"agent":"did:key:z6Mk<&>"}`), 600/27+1)[:600]
+	proof := make([]transparency.Hash, 17)
+	for i := range proof {
+		proof[i] = transparency.Hash{byte(i), 0xfb, 0xff}
+	}
+	checkpoint := "clawnet.example/log\n123456\n" + strings.Repeat("A", 44) + "\n\n— clawnet.example/log " + strings.Repeat("B", 128) + "\n"
+	checkpoint = checkpoint[:210]
+	rec := actionRecord{Decision: transparency.DecisionAllowed, Reason: `allow by scope "bench"`, Index: 123455}
+	rc := transparency.Receipt{Format: transparency.ReceiptFormat, Index: 123455, Entry: entry, InclusionProof: proof, Checkpoint: checkpoint}
+	a := answerOf("urn:uuid:00000000-0000-4000-8000-000000000000", &rec, &rc, nil)
+	b.Run("impl=marshal", func(b *testing.B) {
+		b.ReportAllocs()
+		for b.Loop() {
+			if _, err := json.Marshal(a); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+	b.Run("impl=append", func(b *testing.B) {
+		b.ReportAllocs()
+		for b.Loop() {
+			if _, err := appendActionAnswer(make([]byte, 0, actionAnswerSize(&a)), &a); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
 }
