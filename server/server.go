@@ -46,7 +46,6 @@ import (
 // the entry is durable, and every read sees only durable entries.
 type Log interface {
 	Append(ctx context.Context, e *transparency.Entry, apply sequencer.Apply) (sequencer.Appended, error)
-	Expect() (arrived func())
 	ReceiptFor(a sequencer.Appended) (*transparency.Receipt, error)
 	Checkpoint() (signed []byte, size uint64, root transparency.Hash)
 	Size() uint64

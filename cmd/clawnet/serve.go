@@ -69,7 +69,6 @@ type serveConfig struct {
 	level        slog.Level
 	maxBatchSize int
 	maxBatchAge  time.Duration
-	groupWait    time.Duration
 	// The identity API.
 	publicURL          string // "" = "http://" + the listen address
 	allowPrivateDIDWeb bool
@@ -158,8 +157,7 @@ func parseServeFlags(args []string, stderr io.Writer) (serveConfig, error) {
 	flags.StringVar(&cfg.origin, "log-origin", "", "checkpoint `origin` and key name, fixed at first start (default \"clawnet.local/<address>\")")
 	level := flags.String("log-level", "info", "log `level`: debug, info, warn or error")
 	flags.IntVar(&cfg.maxBatchSize, "max-batch-size", 0, "most entries per log batch (0: the log's default)")
-	flags.DurationVar(&cfg.maxBatchAge, "max-batch-age", 0, "how long every batch waits for more entries (0: no fixed wait; see --group-wait)")
-	flags.DurationVar(&cfg.groupWait, "group-wait", 0, "with --max-batch-age 0: how long a batch of concurrent appends may wait for more on their way, such as 2ms for a CPU-bound server under many clients (0: never)")
+	flags.DurationVar(&cfg.maxBatchAge, "max-batch-age", 0, "how long a batch may wait for more entries (0: no wait, group commit only)")
 	flags.StringVar(&cfg.publicURL, "public-url", "", "the server's public `origin` (scheme://host[:port]): the audience of signed requests and the host of its did:web DIDs (default http://<address>)")
 	flags.BoolVar(&cfg.allowPrivateDIDWeb, "allow-private-did-web", false, "resolve remote did:web on loopback and private addresses (tests, private networks; never on a public server)")
 	flags.DurationVar(&cfg.contactRequestTTL, "contact-request-ttl", 0, "how long a contact request stays pending (0: 7 days)")
@@ -183,8 +181,8 @@ func parseServeFlags(args []string, stderr io.Writer) (serveConfig, error) {
 		return cfg, &usageError{fmt.Sprintf("--log-level %q: want debug, info, warn or error", *level)}
 	}
 	cfg.level = lv
-	if cfg.maxBatchSize < 0 || cfg.maxBatchAge < 0 || cfg.groupWait < 0 {
-		return cfg, &usageError{"--max-batch-size, --max-batch-age and --group-wait must not be negative"}
+	if cfg.maxBatchSize < 0 || cfg.maxBatchAge < 0 {
+		return cfg, &usageError{"--max-batch-size and --max-batch-age must not be negative"}
 	}
 	if cfg.data == "" {
 		return cfg, &usageError{"--data must not be empty"}
@@ -273,7 +271,6 @@ func serve(ctx context.Context, cfg serveConfig, stdout io.Writer, logger *slog.
 		Origin:       keys.signer.Name(),
 		MaxBatchSize: cfg.maxBatchSize,
 		MaxBatchAge:  cfg.maxBatchAge,
-		GroupWait:    cfg.groupWait,
 		Logger:       logger,
 		Registerer:   reg,
 	})

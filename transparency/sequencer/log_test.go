@@ -2,12 +2,10 @@ package sequencer
 
 import (
 	"bytes"
-	"cmp"
 	"context"
 	"errors"
 	"fmt"
 	"runtime"
-	"slices"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -694,112 +692,5 @@ func TestApplyAcrossBatches(t *testing.T) {
 	v, err := db.Get(counter)
 	if err != nil || string(v) != fmt.Sprint(l.Size()) {
 		t.Fatalf("counter %q, %v; want %d", v, err, l.Size())
-	}
-}
-
-// primeConcurrent makes the log's latest batch hold two entries (the group
-// wait applies only once appends come concurrently): the first append's
-// Apply holds the sequencer until two more are queued, which then form
-// one batch.
-func primeConcurrent(t *testing.T, l *Log, first int) {
-	t.Helper()
-	hold, held := make(chan struct{}), make(chan struct{})
-	done := make(chan Appended, 3)
-	errs := make(chan error, 3)
-	app := func(i int, apply Apply) {
-		a, err := l.Append(context.Background(), testEntry(i), apply)
-		if err != nil {
-			errs <- err
-			return
-		}
-		done <- a
-	}
-	go app(first, func(*store.Tx) error { close(held); <-hold; return nil })
-	<-held
-	go app(first+1, nil)
-	go app(first+2, nil)
-	deadline := time.Now().Add(10 * time.Second)
-	for len(l.reqs) < 2 { // both queued behind the held batch
-		if time.Now().After(deadline) {
-			t.Fatal("appends not queued")
-		}
-		runtime.Gosched()
-	}
-	close(hold)
-	var got []Appended
-	for range 3 {
-		select {
-		case a := <-done:
-			got = append(got, a)
-		case err := <-errs:
-			t.Fatal(err)
-		}
-	}
-	slices.SortFunc(got, func(a, b Appended) int { return cmp.Compare(a.Index, b.Index) })
-	if got[1].Size != got[2].Size || got[1].Size != got[0].Size+2 {
-		t.Fatalf("priming batches: sizes %d, %d, %d", got[0].Size, got[1].Size, got[2].Size)
-	}
-}
-
-// TestGroupWaitHoldsForExpectedAppends: with GroupWait, once appends are
-// concurrent, a batch waits for an append announced with Expect (it is
-// not committed without it while the wait lasts), takes it when it comes,
-// and is committed as soon as nothing more is expected.
-func TestGroupWaitHoldsForExpectedAppends(t *testing.T) {
-	k := newKey(t, testOrigin)
-	l := openLog(t, memDB(t), k, Config{GroupWait: time.Minute})
-	primeConcurrent(t, l, 0)
-
-	arrived := l.Expect() // the second append of the coming batch
-	first := make(chan Appended, 1)
-	go func() {
-		a, err := l.Append(context.Background(), testEntry(3), nil)
-		if err != nil {
-			t.Error(err)
-		}
-		first <- a
-	}()
-	select {
-	case a := <-first:
-		t.Fatalf("committed alone (size %d) while an append was expected", a.Size)
-	case <-time.After(200 * time.Millisecond): // still held, as it must be for up to a minute
-	}
-	arrived()
-	second, err := l.Append(context.Background(), testEntry(4), nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	a := <-first
-	if a.Size != 5 || second.Size != 5 || !bytes.Equal(a.Checkpoint, second.Checkpoint) {
-		t.Errorf("the held append and the expected one: sizes %d and %d; want one batch to size 5", a.Size, second.Size)
-	}
-}
-
-// TestGroupWaitNotForNothing: with nothing expected and no recent
-// arrivals a batch is committed at once, even with a long GroupWait; and
-// without GroupWait an expected append holds nothing.
-func TestGroupWaitNotForNothing(t *testing.T) {
-	k := newKey(t, testOrigin)
-	for _, tc := range []struct {
-		name   string
-		wait   time.Duration
-		expect bool
-	}{{"group wait, nothing expected", time.Minute, false}, {"no group wait, an append expected", 0, true}} {
-		t.Run(tc.name, func(t *testing.T) {
-			l := openLog(t, memDB(t), k, Config{GroupWait: tc.wait})
-			primeConcurrent(t, l, 0)
-			if tc.expect {
-				defer l.Expect()()
-			}
-			// A quiet moment, longer than twice the gaps seen so far:
-			// only time passing makes it (no event to wait for).
-			time.Sleep(20 * time.Millisecond)
-			ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
-			defer cancel()
-			a, err := l.Append(ctx, testEntry(3), nil)
-			if err != nil || a.Size != 4 {
-				t.Fatalf("append: size %d, %v", a.Size, err)
-			}
-		})
 	}
 }

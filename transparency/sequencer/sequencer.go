@@ -121,18 +121,6 @@ type Config struct {
 	// whatever queued up while the previous batch was syncing (natural
 	// group commit), which gives the lowest latency.
 	MaxBatchAge time.Duration
-	// GroupWait, if positive and MaxBatchAge is 0, bounds an adaptive
-	// wait: once batches hold more than one entry (appends are
-	// concurrent), a batch waits for more while appends are expected
-	// (Expect) or arriving (one came within twice the recent gap between
-	// arrivals), and is built at once otherwise, so a lone client never
-	// waits. Fewer, larger batches cost fewer syncs and checkpoint
-	// signatures per entry, which leaves a CPU-bound server's CPUs to the
-	// appenders (spec/benchmarks.md: at 5,000 actions/s on 2 CPUs, 240 ->
-	// 175 µs of server CPU per action); but while a batch waits the disk
-	// does too, so a server whose clients wait on their answers before
-	// sending more (a few closed-loop clients) loses throughput. 0: off.
-	GroupWait time.Duration
 	// Clock is used only for metrics and logs (entries carry their own
 	// time); nil means time.Now.
 	Clock func() time.Time
@@ -225,11 +213,6 @@ type Log struct {
 	origin   string
 	maxBatch int
 	maxAge   time.Duration
-	// groupWait is Config.GroupWait (<= 0: no adaptive wait).
-	groupWait time.Duration
-	// expected counts the appends announced with Expect and not yet
-	// handed to Append.
-	expected atomic.Int64
 	clock    func() time.Time
 	logger   *slog.Logger
 	metrics  *metrics
@@ -352,7 +335,6 @@ type request struct {
 	apply  Apply
 	state  atomic.Int32
 	done   chan struct{} // buffered 1
-	at     time.Time     // when Append queued it
 	res    Appended
 	err    error
 }
@@ -382,20 +364,19 @@ func Open(ctx context.Context, cfg Config) (*Log, error) {
 		return nil, errors.New("open log: negative batch bound")
 	}
 	l := &Log{
-		db:        cfg.DB,
-		signer:    cfg.Signer,
-		origin:    cfg.Origin,
-		maxBatch:  cfg.MaxBatchSize,
-		maxAge:    cfg.MaxBatchAge,
-		groupWait: cfg.GroupWait,
-		clock:     cfg.Clock,
-		logger:    cfg.Logger,
-		pending:   map[string][]byte{},
-		owner:     map[string]uint64{},
-		txWrites:  map[string][]byte{},
-		done:      make(chan struct{}),
-		toCommit:  make(chan *batchBuf, pipelineDepth),
-		free:      make(chan *batchBuf, pipelineDepth),
+		db:       cfg.DB,
+		signer:   cfg.Signer,
+		origin:   cfg.Origin,
+		maxBatch: cfg.MaxBatchSize,
+		maxAge:   cfg.MaxBatchAge,
+		clock:    cfg.Clock,
+		logger:   cfg.Logger,
+		pending:  map[string][]byte{},
+		owner:    map[string]uint64{},
+		txWrites: map[string][]byte{},
+		done:     make(chan struct{}),
+		toCommit: make(chan *batchBuf, pipelineDepth),
+		free:     make(chan *batchBuf, pipelineDepth),
 	}
 	for range pipelineDepth {
 		l.free <- &batchBuf{}
@@ -470,7 +451,6 @@ func (l *Log) append(ctx context.Context, entry []byte, apply Apply) (Appended, 
 	r.apply = apply
 	r.res, r.err = Appended{}, nil
 	r.state.Store(reqQueued)
-	r.at = time.Now()
 
 	l.sendMu.RLock()
 	if l.closed {
@@ -544,42 +524,12 @@ func (l *Log) fail(cause error) error {
 	return l.Err()
 }
 
-// Expect tells the log that the caller is about to Append: it is checking
-// a request whose answer is an entry. It returns the function to call just
-// before the caller's Append, or when it gives up; calling it again is
-// harmless. While appends are expected, a batch of concurrent appends
-// waits for them (Config.GroupWait).
-func (l *Log) Expect() (arrived func()) {
-	l.expected.Add(1)
-	var once atomic.Bool
-	return func() {
-		if once.CompareAndSwap(false, true) {
-			l.expected.Add(-1)
-		}
-	}
-}
-
 // run is the sequencer goroutine: it collects appends into batches and
 // builds them.
 func (l *Log) run() {
 	defer close(l.toCommit)
 	reqs := make([]*request, 0, l.maxBatch)
-	var (
-		timer   *time.Timer
-		last    int           // entries in the previous batch
-		prev    time.Time     // when the latest request was queued
-		gap     time.Duration // moving average of the time between requests
-		arrived = func(r *request) {
-			if !prev.IsZero() {
-				if d := r.at.Sub(prev); d > 0 {
-					gap += (d - gap) / 8
-				}
-			}
-			if r.at.After(prev) {
-				prev = r.at
-			}
-		}
-	)
+	var timer *time.Timer
 	for {
 		buf := <-l.free
 		r, ok := <-l.reqs
@@ -587,7 +537,6 @@ func (l *Log) run() {
 			return
 		}
 		reqs = append(reqs[:0], r)
-		arrived(r)
 		open := true
 	drain:
 		for len(reqs) < l.maxBatch {
@@ -598,64 +547,31 @@ func (l *Log) run() {
 					break drain
 				}
 				reqs = append(reqs, r)
-				arrived(r)
 			default:
 				break drain
 			}
 		}
-		// A fixed wait (MaxBatchAge), or the adaptive one once appends
-		// come concurrently.
-		wait, adaptive := l.maxAge, false
-		if wait == 0 && l.groupWait > 0 && last > 1 {
-			wait, adaptive = l.groupWait, true
-		}
-		if open && wait > 0 && len(reqs) < l.maxBatch {
-			deadline := time.Now().Add(wait)
+		if open && l.maxAge > 0 && len(reqs) < l.maxBatch {
+			if timer == nil {
+				timer = time.NewTimer(l.maxAge)
+			} else {
+				timer.Reset(l.maxAge)
+			}
 		wait:
 			for len(reqs) < l.maxBatch {
-				next := deadline
-				if adaptive {
-					now := time.Now()
-					switch {
-					case l.expected.Load() > 0:
-						// Look again soon: an announced append may
-						// also give up without arriving.
-						next = now.Add(max(gap, 50*time.Microsecond))
-					case now.Sub(prev) < 2*gap:
-						next = prev.Add(2 * gap)
-					default:
-						break wait // nothing on its way
-					}
-					if next.After(deadline) {
-						next = deadline
-					}
-				}
-				d := time.Until(next)
-				if d <= 0 {
-					break wait
-				}
-				if timer == nil {
-					timer = time.NewTimer(d)
-				} else {
-					timer.Reset(d)
-				}
 				select {
 				case r, ok := <-l.reqs:
-					timer.Stop()
 					if !ok {
 						open = false
 						break wait
 					}
 					reqs = append(reqs, r)
-					arrived(r)
 				case <-timer.C:
-					if !adaptive || !time.Now().Before(deadline) {
-						break wait
-					}
+					break wait
 				}
 			}
+			timer.Stop()
 		}
-		last = len(reqs)
 		l.build(buf, reqs)
 		l.toCommit <- buf
 		clear(reqs)
