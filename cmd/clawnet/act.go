@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"time"
 
 	"github.com/clawnet/ledger/vc/delegation"
 	"github.com/clawnet/ledger/vc/scope"
@@ -20,8 +21,9 @@ func init() {
 	registerCommand(command{name: "act", summary: "ask for an agent's action to be decided and logged", run: cmdAct})
 }
 
-const actUsage = `clawnet act --agent-key FILE --cred-id ID --action ACTION --resource RESOURCE
+const actUsage = `clawnet act --agent-key FILE --cred FILE|--cred-id ID --action ACTION --resource RESOURCE
                    [--to OWNER_DID] [--arg K=V …] [--message TEXT] [--id REQUEST_ID] [--receipt FILE] [--server URL]
+  --cred reads the credential's id from the file clawnet grant --out saved (it must be granted to this agent);
   --arg V is JSON when it is a number, bool, list or quoted string, else the string V;
   --id defaults to a fresh urn:uuid (sending the same --id again returns the same decision);
   exit status 0 allowed, 3 denied, 4 escalated`
@@ -30,6 +32,7 @@ func cmdAct(ctx context.Context, args []string, _ io.Reader, stdout, stderr io.W
 	f := newIDFlags("act", stderr, true)
 	keyPath := f.fs.String("agent-key", "", "the agent's key `FILE`")
 	credID := f.fs.String("cred-id", "", "the registered delegation credential `ID`")
+	credPath := f.fs.String("cred", "", "the delegation credential `FILE` (as clawnet grant --out saved it), instead of --cred-id")
 	action := f.fs.String("action", "", "the `ACTION`, such as message/send")
 	resource := f.fs.String("resource", "", "the `RESOURCE`")
 	to := f.fs.String("to", "", "the counterparty owner's `DID`")
@@ -38,8 +41,24 @@ func cmdAct(ctx context.Context, args []string, _ io.Reader, stdout, stderr io.W
 	message := f.fs.String("message", "", "the message `TEXT` (message/send)")
 	id := f.fs.String("id", "", "the request `ID` (default: a fresh urn:uuid)")
 	pos, err := parseInterspersed(f.fs, args)
-	if err != nil || len(pos) != 0 || *keyPath == "" || *credID == "" || *action == "" || *resource == "" {
+	if err != nil || len(pos) != 0 || *keyPath == "" || (*credID == "") == (*credPath == "") || *action == "" || *resource == "" {
 		return usageErr(stderr, actUsage)
+	}
+	k, err := readKeyFile(*keyPath)
+	if err != nil {
+		return fail(stderr, "act", err)
+	}
+	if *credPath != "" {
+		// Checked offline as clawnet grant --parent checks it: signed by its
+		// did:key issuer, in its validity period, and granted to this agent.
+		c, err := readCredential(*credPath, time.Now())
+		if err != nil {
+			return fail(stderr, "act", fmt.Errorf("--cred: %w", err))
+		}
+		if c.Subject != k.DID {
+			return fail(stderr, "act", fmt.Errorf("--cred: the credential was granted to %s, not to the agent of %s", c.Subject, *keyPath))
+		}
+		*credID = c.ID
 	}
 	body := map[string]any{"action": *action, "resource": *resource, "credential": *credID}
 	if *to != "" {
@@ -68,10 +87,6 @@ func cmdAct(ctx context.Context, args []string, _ io.Reader, stdout, stderr io.W
 		}
 	}
 	body["id"] = *id
-	k, err := readKeyFile(*keyPath)
-	if err != nil {
-		return fail(stderr, "act", err)
-	}
 	b, err := call(ctx, *f.server, k, "POST", "/v1/actions", body)
 	if err != nil {
 		return fail(stderr, "act", err)

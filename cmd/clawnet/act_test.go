@@ -1,6 +1,7 @@
 package main
 
 import (
+	"os"
 	"strings"
 	"testing"
 )
@@ -43,5 +44,35 @@ func TestActCLI(t *testing.T) {
 	e.refused("not_an_agent", "act", "--agent-key", e.path("alice.jwk"), "--cred-id", cred, "--action", "file/read", "--resource", "files/a")
 	if code, _, _ := runExit(t, "act", "--agent-key", e.path("work.jwk")); code != exitUsage {
 		t.Errorf("usage: exit %d", code)
+	}
+
+	// --cred FILE: the id read from the saved credential, the same decision.
+	code, sout, serr := runExit(t, "act", "--agent-key", e.path("work.jwk"), "--cred", e.path("work.cred"), "--receipt", e.path("act.receipt"),
+		"--server", e.srv.url, "--action", "payment/send", "--resource", "wallet/main", "--arg", "amount=50", "--id", "cli-action-000001")
+	if code != exitOK || !strings.Contains(sout, `reason: allow by scope "pay"`) {
+		t.Fatalf("act --cred: exit %d\n%s%s", code, sout, serr)
+	}
+	if en := e.verifyReceipt(e.path("act.receipt")); en.Authz == nil || en.Authz.Credential != cred {
+		t.Errorf("act --cred: the entry's credential is %+v, want %s", en.Authz, cred)
+	}
+	// Another agent's key with it: refused before anything is sent.
+	e.ok("agent", "add", "--owner-key", e.path("alice.jwk"), "--role", "identity", "--context", "home", "--out", e.path("home.jwk"))
+	if code, _, serr := runExit(t, "act", "--agent-key", e.path("home.jwk"), "--cred", e.path("work.cred"), "--server", e.srv.url,
+		"--action", "file/read", "--resource", "files/a"); code != exitFail || !strings.Contains(serr, "not to the agent of") {
+		t.Errorf("act --cred with another agent's key: exit %d, %s", code, serr)
+	}
+	// A credential file that does not verify, and both or neither of --cred and --cred-id.
+	if err := os.WriteFile(e.path("bad.cred"), []byte("eyJhbGciOiJFZERTQSJ9.e30.AAAA\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if code, _, serr := runExit(t, "act", "--agent-key", e.path("work.jwk"), "--cred", e.path("bad.cred"), "--server", e.srv.url,
+		"--action", "file/read", "--resource", "files/a"); code != exitFail || !strings.Contains(serr, "--cred: ") {
+		t.Errorf("act --cred with a bad file: exit %d, %s", code, serr)
+	}
+	for _, both := range [][]string{{"--cred", e.path("work.cred"), "--cred-id", cred}, {}} {
+		args := append([]string{"act", "--agent-key", e.path("work.jwk"), "--action", "file/read", "--resource", "files/a", "--server", e.srv.url}, both...)
+		if code, _, _ := runExit(t, args...); code != exitUsage {
+			t.Errorf("act %v: exit %d, want usage", both, code)
+		}
 	}
 }
