@@ -1,7 +1,6 @@
 package main
 
 import (
-	"bufio"
 	"bytes"
 	"context"
 	"crypto/ed25519"
@@ -12,16 +11,12 @@ import (
 	"flag"
 	"fmt"
 	"io"
-	"log/slog"
 	"net/http"
 	"net/url"
-	"os"
-	"path/filepath"
 	"strings"
 	"time"
 
 	"github.com/clawnet/ledger/did"
-	"github.com/clawnet/ledger/did/request"
 )
 
 // clawnet bench resolve is a load generator for GET /1.0/identifiers/{did}
@@ -344,96 +339,4 @@ func createHostedDID(ctx context.Context, client *http.Client, base, name string
 		return resolveTarget{}, fmt.Errorf("POST /v1/dids %s: the answer has no DID and key-1: %.200s", name, b)
 	}
 	return resolveTarget{did: res.DID, kid: res.KID, key: priv.Public().(ed25519.PublicKey)}, nil
-}
-
-// signedPost POSTs body as JSON to path on the server at origin, signed
-// with key for the audience origin, with the bench's own client (keep-alive,
-// many connections: call's client would open a connection per worker and
-// share the global one), and returns the body of a 2xx answer.
-func signedPost(ctx context.Context, client *http.Client, origin string, key *signingKey, path string, body any) ([]byte, error) {
-	b, err := json.Marshal(body)
-	if err != nil {
-		return nil, err
-	}
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, origin+path, bytes.NewReader(b))
-	if err != nil {
-		return nil, err
-	}
-	req.Header.Set("Content-Type", "application/json")
-	req.Header.Set("Accept", "application/json")
-	s := &request.Signer{Key: key.Priv, KID: key.KID, Audience: origin, Now: time.Now}
-	if err := s.SignRequest(req); err != nil {
-		return nil, fmt.Errorf("sign request: %w", err)
-	}
-	resp, err := client.Do(req)
-	if err != nil {
-		return nil, err
-	}
-	defer resp.Body.Close()
-	rb, err := io.ReadAll(io.LimitReader(resp.Body, maxBenchBody))
-	if err != nil {
-		return nil, err
-	}
-	if resp.StatusCode/100 != 2 {
-		var e struct {
-			Error struct{ Code, Message string } `json:"error"`
-		}
-		if json.Unmarshal(rb, &e) == nil && e.Error.Code != "" {
-			return nil, &apiError{resp.Status, e.Error.Code, e.Error.Message}
-		}
-		return nil, fmt.Errorf("server answered %s", resp.Status)
-	}
-	return rb, nil
-}
-
-// embeddedServer is a `clawnet serve` run in process by the bench.
-type embeddedServer struct {
-	url  string
-	stop func() error
-}
-
-// startEmbeddedServer runs serve in process on 127.0.0.1:0 with a
-// temporary data folder, as `clawnet serve --addr 127.0.0.1:0` would, and
-// returns once it listens. Its public URL is its address, so hosted DIDs
-// can be created with that as the audience. Warnings and errors of the
-// server go to stderr.
-func startEmbeddedServer(ctx context.Context, stderr io.Writer) (*embeddedServer, error) {
-	dir, err := os.MkdirTemp("", "clawnet-bench-resolve-")
-	if err != nil {
-		return nil, err
-	}
-	ctx, cancel := context.WithCancel(ctx)
-	pr, pw := io.Pipe()
-	done := make(chan error, 1)
-	logger := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
-	go func() {
-		err := serve(ctx, serveConfig{addr: "127.0.0.1:0", data: filepath.Join(dir, "data")}, pw, logger)
-		pw.Close()
-		done <- err
-	}()
-	first := make(chan string, 1)
-	go func() {
-		sc := bufio.NewScanner(pr)
-		if sc.Scan() {
-			first <- sc.Text()
-		}
-		close(first)
-		// serve prints a few more lines; drain them so it never blocks.
-		_, _ = io.Copy(io.Discard, pr)
-	}()
-	stop := func() error {
-		cancel()
-		err := <-done
-		if rerr := os.RemoveAll(dir); rerr != nil {
-			err = errors.Join(err, rerr)
-		}
-		return err
-	}
-	line, ok := <-first
-	addr, found := strings.CutPrefix(line, "clawnet ledger serving on ")
-	if !ok || !found {
-		err := stop()
-		return nil, fmt.Errorf("clawnet serve did not start (first line %q): %w", line, err)
-	}
-	return &embeddedServer{url: addr, stop: stop}, nil
 }
