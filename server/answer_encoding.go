@@ -5,6 +5,8 @@ import (
 	"encoding/json"
 	"strconv"
 	"unicode/utf8"
+
+	"github.com/clawnet/ledger/transparency"
 )
 
 // appendActionAnswer appends a to dst exactly as json.Marshal(a) encodes
@@ -43,17 +45,7 @@ func appendActionAnswer(dst []byte, a *actionAnswer) ([]byte, error) {
 		if rc.InclusionProof == nil {
 			dst = append(dst, "null"...)
 		} else {
-			// Hash.MarshalText is standard base64, which needs no escape.
-			dst = append(dst, '[')
-			for i := range rc.InclusionProof {
-				if i > 0 {
-					dst = append(dst, ',')
-				}
-				dst = append(dst, '"')
-				dst = base64.StdEncoding.AppendEncode(dst, rc.InclusionProof[i][:])
-				dst = append(dst, '"')
-			}
-			dst = append(dst, ']')
+			dst = appendHashesJSON(dst, rc.InclusionProof)
 		}
 		dst = append(dst, `,"checkpoint":`...)
 		dst = appendJSONString(dst, rc.Checkpoint)
@@ -163,3 +155,19 @@ var jsonHTMLSafe = func() (t [utf8.RuneSelf]bool) {
 	}
 	return t
 }()
+
+// appendHashesJSON appends hs as json.Marshal writes a []transparency.Hash:
+// an array of standard base64 strings (Hash.MarshalText; base64 needs no
+// escape).
+func appendHashesJSON(dst []byte, hs []transparency.Hash) []byte {
+	dst = append(dst, '[')
+	for i := range hs {
+		if i > 0 {
+			dst = append(dst, ',')
+		}
+		dst = append(dst, '"')
+		dst = base64.StdEncoding.AppendEncode(dst, hs[i][:])
+		dst = append(dst, '"')
+	}
+	return append(dst, ']')
+}

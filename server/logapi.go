@@ -2,7 +2,6 @@ package server
 
 import (
 	"encoding/base64"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"net/http"
@@ -261,25 +260,11 @@ func appendInclusionProofJSON(dst []byte, r InclusionProofResponse) []byte {
 	dst = strconv.AppendUint(dst, r.TreeSize, 10)
 	dst = append(dst, `,"leaf_hash":"`...)
 	dst = base64.StdEncoding.AppendEncode(dst, r.LeafHash[:])
-	dst = append(dst, `","proof":[`...)
-	for i := range r.Proof {
-		if i > 0 {
-			dst = append(dst, ',')
-		}
-		dst = append(dst, '"')
-		dst = base64.StdEncoding.AppendEncode(dst, r.Proof[i][:])
-		dst = append(dst, '"')
-	}
-	dst = append(dst, ']')
+	dst = append(dst, `","proof":`...)
+	dst = appendHashesJSON(dst, r.Proof)
 	if r.Checkpoint != "" {
-		// Rare (the client left the size to the server), and JSON string
-		// escaping is subtle: encoding/json does it.
-		b, err := json.Marshal(r.Checkpoint)
-		if err != nil {
-			panic(fmt.Sprintf("server: encode checkpoint: %v", err)) // a string always encodes
-		}
 		dst = append(dst, `,"checkpoint":`...)
-		dst = append(dst, b...)
+		dst = appendJSONString(dst, r.Checkpoint)
 	}
 	return append(dst, '}')
 }
