@@ -364,16 +364,45 @@ func parseAction(body []byte) (*parsedAction, error) {
 	}
 	// The fields that make a decision: the same id with any of them
 	// different is another action. The content counts by its digest.
-	fb, err := json.Marshal(struct {
-		ID, Action, Resource, Counterparty string
-		Args                               json.RawMessage
-		Content, Credential                string
-	}{in.ID, in.Action, in.Resource, in.Counterparty, canon, p.content, in.Credential})
-	if err != nil {
-		return nil, fmt.Errorf("encode action fields: %w", err)
-	}
+	var buf [512]byte
+	fb := appendActionFields(buf[:0], in.ID, in.Action, in.Resource, in.Counterparty, canon, p.content, in.Credential)
 	p.fields = transparency.DigestSHA256(sha256.Sum256(fb))
 	return &p, nil
+}
+
+// appendActionFields appends the JSON whose SHA-256 is an action's fields
+// digest (stored with every decision and compared with a repeated id's, so
+// its bytes never change): json.Marshal of
+//
+//	struct {
+//		ID, Action, Resource, Counterparty string
+//		Args                               json.RawMessage
+//		Content, Credential                string
+//	}
+//
+// written directly (TestAppendActionFieldsMatchesMarshal). args is
+// parseArgs's canonical form, which json.Marshal wrote, so it is copied as
+// Marshal would copy it: compact and escaped already.
+func appendActionFields(dst []byte, id, action, resource, counterparty string, args json.RawMessage, content, credential string) []byte {
+	dst = append(dst, `{"ID":`...)
+	dst = appendJSONString(dst, id)
+	dst = append(dst, `,"Action":`...)
+	dst = appendJSONString(dst, action)
+	dst = append(dst, `,"Resource":`...)
+	dst = appendJSONString(dst, resource)
+	dst = append(dst, `,"Counterparty":`...)
+	dst = appendJSONString(dst, counterparty)
+	dst = append(dst, `,"Args":`...)
+	if len(args) == 0 {
+		dst = append(dst, "null"...)
+	} else {
+		dst = append(dst, args...)
+	}
+	dst = append(dst, `,"Content":`...)
+	dst = appendJSONString(dst, content)
+	dst = append(dst, `,"Credential":`...)
+	dst = appendJSONString(dst, credential)
+	return append(dst, '}')
 }
 
 // parseArgs reads the arguments: a JSON object (duplicate names refused,

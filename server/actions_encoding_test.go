@@ -226,3 +226,51 @@ func BenchmarkActionAnswerEncoding(b *testing.B) {
 		}
 	})
 }
+
+// marshalActionFields is how parseAction encoded the fields before
+// appendActionFields: the digest of these bytes is stored with every
+// decision, so the two must agree byte for byte.
+func marshalActionFields(id, action, resource, counterparty string, args json.RawMessage, content, credential string) []byte {
+	b, err := json.Marshal(struct {
+		ID, Action, Resource, Counterparty string
+		Args                               json.RawMessage
+		Content, Credential                string
+	}{id, action, resource, counterparty, args, content, credential})
+	if err != nil {
+		panic(err)
+	}
+	return b
+}
+
+// checkActionFields compares the two encodings for args given as a
+// request would give them (through parseArgs, which canonicalizes them).
+func checkActionFields(t *testing.T, id, action, resource, counterparty, rawArgs, content, credential string) {
+	t.Helper()
+	_, canon, err := parseArgs(json.RawMessage(rawArgs))
+	if err != nil {
+		return // refused before any digest
+	}
+	want := marshalActionFields(id, action, resource, counterparty, canon, content, credential)
+	if got := appendActionFields([]byte("x"), id, action, resource, counterparty, canon, content, credential); string(got) != "x"+string(want) {
+		t.Fatalf("fields of %q %q %q %q %s %q %q:\nappendActionFields x%s\njson.Marshal        x%s", id, action, resource, counterparty, canon, content, credential, got[1:], want)
+	}
+}
+
+func TestAppendActionFieldsMatchesMarshal(t *testing.T) {
+	for _, tc := range [][7]string{
+		{"urn:uuid:0f0e0d0c-0b0a-4908-8706-050403020100", "message/send", "calendar/2026-12-01", "did:key:z6MkBob", `{"size":3}`, "sha256:" + strings.Repeat("a", 64), "urn:uuid:011eff60-66b5-45f0-95ce-02d8e7cd5e89"},
+		{"bench-00000000-1-2", "data/read", "bench/x", "", ``, "", "c"},
+		{"id", "a<b>&c", "r\u2028\u2029\x00\x1f\"\\", "did:web:x%3A1", `{"s":"<&>\u2028","n":1.5e3,"l":[1,"x",true],"b":false}`, "", "\xff\xfe"},
+		{"é", "ü", "日本", "", ` { "z" : 1 , "a" : "b" } `, "", ""},
+	} {
+		checkActionFields(t, tc[0], tc[1], tc[2], tc[3], tc[4], tc[5], tc[6])
+	}
+}
+
+func FuzzAppendActionFields(f *testing.F) {
+	f.Add("urn:uuid:0f0e0d0c-0b0a-4908-8706-050403020100", "message/send", "calendar/x", "did:key:z6MkBob", `{"size":3}`, "", "cred")
+	f.Add("a", "<&>", "\u2028", "\xff", `{"x":"\u003c"}`, "sha256:00", "\x00")
+	f.Fuzz(func(t *testing.T, id, action, resource, counterparty, args, content, credential string) {
+		checkActionFields(t, id, action, resource, counterparty, args, content, credential)
+	})
+}
