@@ -63,15 +63,12 @@ func Verify(ctx context.Context, token string, resolve ResolveFunc, now time.Tim
 		return nil, jwtFail(f)
 	}
 	nbf := time.Unix(c.NotBefore, 0).UTC()
-	if now.Before(nbf.Add(-Skew)) {
-		return nil, fail(CodeNotYetValid, "valid from %s, now %s (skew %s)", nbf.Format(time.RFC3339), now.UTC().Format(time.RFC3339), Skew)
-	}
 	var exp time.Time
 	if c.Expires != 0 {
 		exp = time.Unix(c.Expires, 0).UTC()
-		if now.After(exp.Add(Skew)) {
-			return nil, fail(CodeExpired, "expired at %s, now %s (skew %s)", exp.Format(time.RFC3339), now.UTC().Format(time.RFC3339), Skew)
-		}
+	}
+	if f := vcjwt.CheckWindow(now, nbf, exp, Skew, time.RFC3339); f != nil {
+		return nil, jwtFail(f)
 	}
 	if err := checkRole(sub.Role, sub.Context, sub.hasContext); err != nil {
 		return nil, err
@@ -107,7 +104,7 @@ func jwtFail(f *vcjwt.Failure) *Error {
 	code := map[vcjwt.Kind]Code{
 		vcjwt.AlgNotAllowed: CodeAlgNotAllowed, vcjwt.KIDInvalid: CodeKIDInvalid, vcjwt.IssuerMismatch: CodeIssuerMismatch,
 		vcjwt.IssuerUnresolvable: CodeIssuerUnresolvable, vcjwt.KeyNotAuthorized: CodeKeyNotAuthorized,
-		vcjwt.SignatureInvalid: CodeSignatureInvalid,
+		vcjwt.SignatureInvalid: CodeSignatureInvalid, vcjwt.NotYetValid: CodeNotYetValid, vcjwt.Expired: CodeExpired,
 	}[f.Kind]
 	if code == "" {
 		code = CodeMalformed

@@ -182,7 +182,7 @@ func jwtFail(f *vcjwt.Failure) *Error {
 	code := map[vcjwt.Kind]Code{
 		vcjwt.AlgNotAllowed: CodeAlgNotAllowed, vcjwt.KIDInvalid: CodeKIDInvalid, vcjwt.IssuerMismatch: CodeIssuerMismatch,
 		vcjwt.IssuerUnresolvable: CodeIssuerUnresolvable, vcjwt.KeyNotAuthorized: CodeKeyNotAuthorized,
-		vcjwt.SignatureInvalid: CodeSignatureInvalid,
+		vcjwt.SignatureInvalid: CodeSignatureInvalid, vcjwt.NotYetValid: CodeNotYetValid, vcjwt.Expired: CodeExpired,
 	}[f.Kind]
 	if code == "" {
 		code = CodeMalformed

@@ -159,11 +159,8 @@ func issuerKey(ctx context.Context, issuer, kid, what string, opt VerifyOptions)
 }
 
 func checkTime(c *Credential, now time.Time) *Error {
-	if now.Before(c.IssuanceDate.Add(-Skew)) {
-		return fail(CodeNotYetValid, "valid from %s, now %s (skew %s)", c.IssuanceDate.Format(dateLayout), now.UTC().Format(time.RFC3339), Skew)
-	}
-	if now.After(c.ExpirationDate.Add(Skew)) {
-		return fail(CodeExpired, "expired at %s, now %s (skew %s)", c.ExpirationDate.Format(dateLayout), now.UTC().Format(time.RFC3339), Skew)
+	if f := vcjwt.CheckWindow(now, c.IssuanceDate, c.ExpirationDate, Skew, dateLayout); f != nil {
+		return jwtFail(f)
 	}
 	return nil
 }

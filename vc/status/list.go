@@ -198,11 +198,8 @@ func VerifyList(ctx context.Context, token string, resolve ResolveFunc, now time
 		return nil, jwtFail(f)
 	}
 	nbf, exp := time.Unix(c.NotBefore, 0).UTC(), time.Unix(c.Expires, 0).UTC()
-	if now.Before(nbf.Add(-Skew)) {
-		return nil, fail(CodeNotYetValid, "valid from %s, now %s (skew %s)", nbf.Format(time.RFC3339), now.UTC().Format(time.RFC3339), Skew)
-	}
-	if now.After(exp.Add(Skew)) {
-		return nil, fail(CodeExpired, "expired at %s, now %s (skew %s)", exp.Format(time.RFC3339), now.UTC().Format(time.RFC3339), Skew)
+	if f := vcjwt.CheckWindow(now, nbf, exp, Skew, time.RFC3339); f != nil {
+		return nil, jwtFail(f)
 	}
 	bits, derr := Decode(c.VC.Subject.EncodedList)
 	if derr != nil {
@@ -299,7 +296,7 @@ func jwtFail(f *vcjwt.Failure) *Error {
 	code := map[vcjwt.Kind]Code{
 		vcjwt.AlgNotAllowed: CodeAlgNotAllowed, vcjwt.KIDInvalid: CodeKIDInvalid, vcjwt.IssuerMismatch: CodeIssuerMismatch,
 		vcjwt.IssuerUnresolvable: CodeIssuerUnresolvable, vcjwt.KeyNotAuthorized: CodeKeyNotAuthorized,
-		vcjwt.SignatureInvalid: CodeSignatureInvalid,
+		vcjwt.SignatureInvalid: CodeSignatureInvalid, vcjwt.NotYetValid: CodeNotYetValid, vcjwt.Expired: CodeExpired,
 	}[f.Kind]
 	if code == "" {
 		code = CodeMalformed

@@ -16,6 +16,7 @@ import (
 	"encoding/base64"
 	"fmt"
 	"strings"
+	"time"
 	"unicode/utf8"
 
 	"github.com/clawnet/ledger/did"
@@ -47,6 +48,12 @@ const (
 	KeyNotAuthorized
 	// SignatureInvalid: the signature does not verify with that key.
 	SignatureInvalid
+	// NotYetValid: now is before the start of the validity period, less
+	// the skew.
+	NotYetValid
+	// Expired: now is after the end of the validity period, plus the
+	// skew.
+	Expired
 )
 
 // Failure is a refusal: Message in words a client may see, Err the cause
@@ -301,4 +308,17 @@ func Parse(tok string, maxLen int) (Header, []byte, *Failure) {
 		return h, nil, f
 	}
 	return h, p.Payload, nil
+}
+
+// CheckWindow refuses now outside [from - skew, until + skew] (NotYetValid,
+// Expired); a zero until means no end. layout writes the bound in the
+// message, as the credential states it.
+func CheckWindow(now, from, until time.Time, skew time.Duration, layout string) *Failure {
+	if now.Before(from.Add(-skew)) {
+		return &Failure{Kind: NotYetValid, Message: fmt.Sprintf("valid from %s, now %s (skew %s)", from.Format(layout), now.UTC().Format(time.RFC3339), skew)}
+	}
+	if !until.IsZero() && now.After(until.Add(skew)) {
+		return &Failure{Kind: Expired, Message: fmt.Sprintf("expired at %s, now %s (skew %s)", until.Format(layout), now.UTC().Format(time.RFC3339), skew)}
+	}
+	return nil
 }

@@ -5,6 +5,7 @@ import (
 	"encoding/base64"
 	"strings"
 	"testing"
+	"time"
 )
 
 var b64 = base64.RawURLEncoding.EncodeToString
@@ -125,4 +126,37 @@ func FuzzSplitHeader(f *testing.F) {
 			t.Fatalf("accepted header %+v", h)
 		}
 	})
+}
+
+// TestCheckWindow: the window's edges, with the skew, on both sides; a zero
+// end is no end; the message writes the bound in the given layout.
+func TestCheckWindow(t *testing.T) {
+	from := time.Date(2026, 11, 26, 12, 0, 0, 0, time.UTC)
+	until := from.Add(time.Hour)
+	const skew = time.Minute
+	for _, tc := range []struct {
+		name  string
+		now   time.Time
+		until time.Time
+		want  Kind // -1: accepted
+	}{
+		{"at from - skew", from.Add(-skew), until, -1},
+		{"just before from - skew", from.Add(-skew - time.Nanosecond), until, NotYetValid},
+		{"inside", from.Add(30 * time.Minute), until, -1},
+		{"at until + skew", until.Add(skew), until, -1},
+		{"just after until + skew", until.Add(skew + time.Nanosecond), until, Expired},
+		{"no end, long after", until.Add(1000 * time.Hour), time.Time{}, -1},
+		{"no end, before", from.Add(-2 * skew), time.Time{}, NotYetValid},
+	} {
+		f := CheckWindow(tc.now, from, tc.until, skew, "2006-01-02T15:04:05Z")
+		switch {
+		case tc.want == -1 && f != nil:
+			t.Errorf("%s: refused: %v", tc.name, f)
+		case tc.want != -1 && (f == nil || f.Kind != tc.want):
+			t.Errorf("%s: %v, want kind %d", tc.name, f, tc.want)
+		}
+	}
+	if f := CheckWindow(until.Add(2*skew), from, until, skew, "2006-01-02T15:04:05Z"); f == nil || !strings.Contains(f.Message, "expired at 2026-11-26T13:00:00Z") {
+		t.Errorf("message: %v", f)
+	}
 }
