@@ -179,13 +179,12 @@ func parseClaims(payload []byte) (*Credential, *Error) {
 
 // jwtFail maps a vcjwt refusal to this package's codes.
 func jwtFail(f *vcjwt.Failure) *Error {
-	code := map[vcjwt.Kind]Code{
-		vcjwt.AlgNotAllowed: CodeAlgNotAllowed, vcjwt.KIDInvalid: CodeKIDInvalid, vcjwt.IssuerMismatch: CodeIssuerMismatch,
-		vcjwt.IssuerUnresolvable: CodeIssuerUnresolvable, vcjwt.KeyNotAuthorized: CodeKeyNotAuthorized,
-		vcjwt.SignatureInvalid: CodeSignatureInvalid, vcjwt.NotYetValid: CodeNotYetValid, vcjwt.Expired: CodeExpired,
-	}[f.Kind]
-	if code == "" {
-		code = CodeMalformed
-	}
-	return &Error{Code: code, Message: f.Message, Err: f.Err}
+	return &Error{Code: vcjwt.CodeFor(f, jwtCodes, CodeMalformed), Message: f.Message, Err: f.Err}
+}
+
+// jwtCodes are this package's codes for the refusals of vcjwt.
+var jwtCodes = map[vcjwt.Kind]Code{
+	vcjwt.AlgNotAllowed: CodeAlgNotAllowed, vcjwt.KIDInvalid: CodeKIDInvalid, vcjwt.IssuerMismatch: CodeIssuerMismatch,
+	vcjwt.IssuerUnresolvable: CodeIssuerUnresolvable, vcjwt.KeyNotAuthorized: CodeKeyNotAuthorized,
+	vcjwt.SignatureInvalid: CodeSignatureInvalid, vcjwt.NotYetValid: CodeNotYetValid, vcjwt.Expired: CodeExpired,
 }

@@ -293,15 +293,14 @@ func parseToken(tok string) (vcjwt.Header, []byte, *Error) {
 
 // jwtFail maps a vcjwt refusal to this package's codes.
 func jwtFail(f *vcjwt.Failure) *Error {
-	code := map[vcjwt.Kind]Code{
-		vcjwt.AlgNotAllowed: CodeAlgNotAllowed, vcjwt.KIDInvalid: CodeKIDInvalid, vcjwt.IssuerMismatch: CodeIssuerMismatch,
-		vcjwt.IssuerUnresolvable: CodeIssuerUnresolvable, vcjwt.KeyNotAuthorized: CodeKeyNotAuthorized,
-		vcjwt.SignatureInvalid: CodeSignatureInvalid, vcjwt.NotYetValid: CodeNotYetValid, vcjwt.Expired: CodeExpired,
-	}[f.Kind]
-	if code == "" {
-		code = CodeMalformed
-	}
-	return &Error{Code: code, Message: f.Message, Err: f.Err}
+	return &Error{Code: vcjwt.CodeFor(f, jwtCodes, CodeMalformed), Message: f.Message, Err: f.Err}
+}
+
+// jwtCodes are this package's codes for the refusals of vcjwt.
+var jwtCodes = map[vcjwt.Kind]Code{
+	vcjwt.AlgNotAllowed: CodeAlgNotAllowed, vcjwt.KIDInvalid: CodeKIDInvalid, vcjwt.IssuerMismatch: CodeIssuerMismatch,
+	vcjwt.IssuerUnresolvable: CodeIssuerUnresolvable, vcjwt.KeyNotAuthorized: CodeKeyNotAuthorized,
+	vcjwt.SignatureInvalid: CodeSignatureInvalid, vcjwt.NotYetValid: CodeNotYetValid, vcjwt.Expired: CodeExpired,
 }
 
 // parseClaims decodes the claim set strictly: every object has exactly the

@@ -56,6 +56,15 @@ const (
 	Expired
 )
 
+// CodeFor returns the code a package gives f: codes[f.Kind], or malformed
+// for a kind the package does not name (Malformed itself among them).
+func CodeFor[C ~string](f *Failure, codes map[Kind]C, malformed C) C {
+	if c, ok := codes[f.Kind]; ok {
+		return c
+	}
+	return malformed
+}
+
 // Failure is a refusal: Message in words a client may see, Err the cause
 // if any.
 type Failure struct {

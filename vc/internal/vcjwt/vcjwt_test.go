@@ -160,3 +160,12 @@ func TestCheckWindow(t *testing.T) {
 		t.Errorf("message: %v", f)
 	}
 }
+
+func TestCodeFor(t *testing.T) {
+	codes := map[Kind]string{Expired: "x_expired", SignatureInvalid: "x_signature"}
+	for kind, want := range map[Kind]string{Expired: "x_expired", SignatureInvalid: "x_signature", Malformed: "x_malformed", KIDInvalid: "x_malformed"} {
+		if got := CodeFor(&Failure{Kind: kind}, codes, "x_malformed"); got != want {
+			t.Errorf("kind %d: %q, want %q", kind, got, want)
+		}
+	}
+}
