@@ -752,6 +752,27 @@ func (s *Server) deliveryOf(rec *actionRecord, a *sequencer.Appended) (*ActionDe
 	return &ActionDelivery{Message: rec.Message, Recipient: rec.Recipient, Index: rec.DeliveryIndex, Receipt: rb}, nil
 }
 
+// keyPair is the two parts of a key "<prefix><a>/<b>" (a may hold '/',
+// b may not).
+type keyPair struct{ a, b string }
+
+// scanPairKeys returns the parts of every key under prefix, which has the
+// form "<prefix><a>/<b>": the pending deliveries (agent, id) and the open
+// escalations (owner, id).
+func scanPairKeys(db *store.DB, prefix string) ([]keyPair, error) {
+	var out []keyPair
+	err := db.Scan([]byte(prefix), store.PrefixEnd([]byte(prefix)), func(k, _ []byte) (bool, error) {
+		rest := string(k[len(prefix):])
+		i := strings.LastIndexByte(rest, '/')
+		if i <= 0 {
+			return false, fmt.Errorf("malformed key %q under %q", k, prefix)
+		}
+		out = append(out, keyPair{rest[:i], rest[i+1:]})
+		return true, nil
+	})
+	return out, err
+}
+
 // RecoverDeliveries appends the message.delivered entries that a crash
 // between a decision and its delivery entry left missing (spec/actions.md
 // §7.3) and returns how many it appended. Call it at startup, before
@@ -761,29 +782,17 @@ func (s *Server) RecoverDeliveries(ctx context.Context) (int, error) {
 	if s.auth == nil || s.mailbox == nil {
 		return 0, nil
 	}
-	type pending struct{ agent, id string }
-	var todo []pending
-	start := []byte(pendingPrefix)
-	end := []byte(strings.TrimSuffix(pendingPrefix, "/") + "0")
-	err := s.auth.db.Scan(start, end, func(k, _ []byte) (bool, error) {
-		rest := string(k[len(pendingPrefix):])
-		i := strings.LastIndexByte(rest, '/')
-		if i <= 0 {
-			return false, fmt.Errorf("malformed pending delivery key %q", k)
-		}
-		todo = append(todo, pending{rest[:i], rest[i+1:]})
-		return true, nil
-	})
+	todo, err := scanPairKeys(s.auth.db, pendingPrefix)
 	if err != nil {
 		return 0, fmt.Errorf("recover deliveries: %w", err)
 	}
 	n := 0
 	for _, p := range todo {
-		before, _, err := s.actionRecord(p.agent, p.id)
+		before, _, err := s.actionRecord(p.a, p.b)
 		if err != nil {
 			return n, fmt.Errorf("recover deliveries: %w", err)
 		}
-		if _, err := s.completeDelivery(ctx, p.agent, p.id); err != nil {
+		if _, err := s.completeDelivery(ctx, p.a, p.b); err != nil {
 			return n, fmt.Errorf("recover deliveries: %w", err)
 		}
 		if before != nil && before.DeliveryIndex == 0 {

@@ -9,7 +9,6 @@ import (
 	"net/http"
 	"slices"
 	"strconv"
-	"strings"
 	"time"
 
 	"github.com/clawnet/ledger/did/registry"
@@ -182,9 +181,8 @@ func (s *Server) deadline(e escalationRecord) time.Time {
 // escalationsOf returns the escalation records of owner.
 func (s *Server) escalationsOf(owner string) ([]escalationRecord, error) {
 	start := []byte(escalationPrefix + owner + "/")
-	end := []byte(escalationPrefix + owner + "0") // '0' follows '/'
 	var out []escalationRecord
-	err := s.auth.db.Scan(start, end, func(k, v []byte) (bool, error) {
+	err := s.auth.db.Scan(start, store.PrefixEnd(start), func(k, v []byte) (bool, error) {
 		var e escalationRecord
 		if err := json.Unmarshal(v, &e); err != nil {
 			return false, fmt.Errorf("decode escalation %q: %w", k, err)
@@ -519,41 +517,30 @@ func (s *Server) ExpireEscalations(ctx context.Context, now time.Time) (int, err
 	if s.auth == nil {
 		return 0, nil
 	}
-	type open struct{ owner, id string }
-	var todo []open
-	start := []byte(openPrefix)
-	end := []byte(strings.TrimSuffix(openPrefix, "/") + "0")
-	err := s.auth.db.Scan(start, end, func(k, _ []byte) (bool, error) {
-		rest := string(k[len(openPrefix):])
-		i := strings.LastIndexByte(rest, '/')
-		if i <= 0 {
-			return false, fmt.Errorf("malformed open escalation key %q", k)
-		}
-		todo = append(todo, open{rest[:i], rest[i+1:]})
-		return true, nil
-	})
+	todo, err := scanPairKeys(s.auth.db, openPrefix)
 	if err != nil {
 		return 0, fmt.Errorf("expire escalations: %w", err)
 	}
 	n := 0
-	for _, o := range todo {
-		b, err := s.auth.db.Get(escalationKey(o.owner, o.id))
+	for _, p := range todo {
+		owner, id := p.a, p.b
+		b, err := s.auth.db.Get(escalationKey(owner, id))
 		if err != nil {
-			return n, fmt.Errorf("expire escalation %s of %s: %w", o.id, o.owner, err)
+			return n, fmt.Errorf("expire escalation %s of %s: %w", id, owner, err)
 		}
 		var e escalationRecord
 		if err := json.Unmarshal(b, &e); err != nil {
-			return n, fmt.Errorf("expire escalation %s of %s: decode: %w", o.id, o.owner, err)
+			return n, fmt.Errorf("expire escalation %s of %s: decode: %w", id, owner, err)
 		}
 		if e.State != EscalationPending || now.Before(s.deadline(e)) {
 			continue
 		}
-		_, _, err = s.closeEscalation(ctx, o.owner, "", o.id, e, EscalationTimedOut, "", now.UTC(), nil)
+		_, _, err = s.closeEscalation(ctx, owner, "", id, e, EscalationTimedOut, "", now.UTC(), nil)
 		if errors.Is(err, errNotPending) {
 			continue
 		}
 		if err != nil {
-			return n, fmt.Errorf("expire escalation %s of %s: %w", o.id, o.owner, err)
+			return n, fmt.Errorf("expire escalation %s of %s: %w", id, owner, err)
 		}
 		n++
 	}
