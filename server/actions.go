@@ -491,19 +491,20 @@ func (s *Server) postAction(w http.ResponseWriter, r *http.Request) error {
 	}
 	// A request id decided before is found by the decision's Apply
 	// (errActionExists below), which must look anyway, in the sequencer,
-	// for two requests racing with one id: a read here first would cost
-	// every new action a second lookup of a key that is not there.
+	// for two requests racing with one id (through the filter of decided
+	// actions, so a new id costs no read at all).
 	now := s.clock().UTC()
 	vd, err := s.decideAction(r.Context(), agent, p, now)
 	if err != nil {
 		return err
 	}
-	a, rec, err := s.appendDecision(r.Context(), agent, p, v.Digest, vd, now, func(tx *store.Tx) error { return s.auth.recordJTI(tx, v) })
+	recordJTI := func(tx *store.Tx) error { return s.auth.recordJTI(tx, v) }
+	a, rec, err := s.appendDecision(r.Context(), agent, p, v.Digest, vd, now, recordJTI)
 	if mailbox.CodeOf(err) == mailbox.CodeInboxFull {
 		// Nothing was written: the same request is decided again as a
 		// denial, with its own entry.
 		vd = s.denyWith(vd, ReasonRecipientInboxFull, "the inbox of %s is full", vd.recipient)
-		a, rec, err = s.appendDecision(r.Context(), agent, p, v.Digest, vd, now, func(tx *store.Tx) error { return s.auth.recordJTI(tx, v) })
+		a, rec, err = s.appendDecision(r.Context(), agent, p, v.Digest, vd, now, recordJTI)
 	}
 	if errors.Is(err, errActionExists) {
 		if done, err := s.replayAction(r.Context(), w, agent.DID, p); done || err != nil {
