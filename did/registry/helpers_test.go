@@ -5,7 +5,6 @@ import (
 	"context"
 	"crypto/rand"
 	"crypto/sha256"
-	"errors"
 	"strconv"
 	"testing"
 	"time"
@@ -199,9 +198,4 @@ func (e *env) contacts(a, aa, b, ba string) {
 	op, err := e.reg.RequestContact(e.req(a), b, aa)
 	e.must(op, err)
 	e.must(e.reg.AcceptContact(e.req(b), op.RequestID, ba))
-}
-
-func isCode(err error, code string) bool {
-	var re *Error
-	return errors.As(err, &re) && re.Code == code
 }

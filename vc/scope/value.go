@@ -260,7 +260,6 @@ func (v Value) Number() (Number, bool) { return v.num, v.kind == KindNumber }
 func (v Value) Str() (string, bool)    { return v.str, v.kind == KindString }
 func (v Value) Bool() (value, ok bool) { return v.b, v.kind == KindBool }
 func (v Value) List() ([]Value, bool)  { return v.list, v.kind == KindList }
-func (v Value) isScalarOf(k Kind) bool { return v.kind == k }
 func (v Value) equalScalar(w Value) bool {
 	return v.kind == w.kind && v.b == w.b && v.num == w.num && v.str == w.str
 }
