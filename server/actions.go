@@ -736,21 +736,44 @@ func (s *Server) deliveryOf(rec *actionRecord, a *sequencer.Appended) (*ActionDe
 	if rec.Message == "" || rec.DeliveryIndex == 0 {
 		return nil, nil
 	}
-	var rc *transparency.Receipt
+	var rb json.RawMessage
 	var err error
 	if a != nil {
-		rc, err = s.log.ReceiptFor(*a)
+		rb, err = s.receiptJSON(*a)
 	} else {
-		rc, err = s.log.Receipt(rec.DeliveryIndex)
+		rb, err = s.receiptAt(rec.DeliveryIndex)
 	}
 	if err != nil {
-		return nil, fmt.Errorf("receipt for entry %d: %w", rec.DeliveryIndex, err)
-	}
-	rb, err := rc.Marshal()
-	if err != nil {
-		return nil, fmt.Errorf("receipt for entry %d: encode: %w", rec.DeliveryIndex, err)
+		return nil, err
 	}
 	return &ActionDelivery{Message: rec.Message, Recipient: rec.Recipient, Index: rec.DeliveryIndex, Receipt: rb}, nil
+}
+
+// receiptJSON is the receipt, in the receipt file format (Receipt.Marshal),
+// of an entry this server just appended, for its answer.
+func (s *Server) receiptJSON(a sequencer.Appended) (json.RawMessage, error) {
+	rc, err := s.log.ReceiptFor(a)
+	if err != nil {
+		return nil, fmt.Errorf("receipt for entry %d: %w", a.Index, err)
+	}
+	return marshalReceipt(rc, a.Index)
+}
+
+// receiptAt is receiptJSON for a committed entry found by its index.
+func (s *Server) receiptAt(index uint64) (json.RawMessage, error) {
+	rc, err := s.log.Receipt(index)
+	if err != nil {
+		return nil, fmt.Errorf("receipt for entry %d: %w", index, err)
+	}
+	return marshalReceipt(rc, index)
+}
+
+func marshalReceipt(rc *transparency.Receipt, index uint64) (json.RawMessage, error) {
+	rb, err := rc.Marshal()
+	if err != nil {
+		return nil, fmt.Errorf("receipt for entry %d: encode: %w", index, err)
+	}
+	return rb, nil
 }
 
 // keyPair is the two parts of a key "<prefix><a>/<b>" (a may hold '/',
@@ -1106,13 +1129,9 @@ func (s *Server) getAction(w http.ResponseWriter, r *http.Request) error {
 	if !found {
 		return errorf(http.StatusNotFound, CodeNotFound, "no such action")
 	}
-	rc, err := s.log.Receipt(rec.Index)
+	rb, err := s.receiptAt(rec.Index)
 	if err != nil {
-		return fmt.Errorf("receipt for entry %d: %w", rec.Index, err)
-	}
-	rb, err := rc.Marshal()
-	if err != nil {
-		return fmt.Errorf("receipt for entry %d: encode: %w", rec.Index, err)
+		return err
 	}
 	dl, err := s.deliveryOf(rec, nil)
 	if err != nil {

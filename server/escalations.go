@@ -326,13 +326,9 @@ func (s *Server) answerEscalation(w http.ResponseWriter, r *http.Request) error 
 	if err != nil {
 		return err
 	}
-	rc, err := s.log.ReceiptFor(a)
+	rb, err := s.receiptJSON(a)
 	if err != nil {
-		return fmt.Errorf("receipt for entry %d: %w", a.Index, err)
-	}
-	rb, err := rc.Marshal()
-	if err != nil {
-		return fmt.Errorf("receipt for entry %d: encode: %w", a.Index, err)
+		return err
 	}
 	w.Header().Set("Location", "/log/v1/entries/"+strconv.FormatUint(a.Index, 10))
 	w.Header().Set("Cache-Control", "no-store")
@@ -369,13 +365,9 @@ func (s *Server) widen(r *http.Request, v *request.Verified, e escalationRecord,
 	if err != nil {
 		return nil, nil, grantError(err)
 	}
-	rc, err := s.log.ReceiptFor(a)
+	rb, err := s.receiptJSON(a)
 	if err != nil {
-		return nil, nil, fmt.Errorf("receipt for entry %d: %w", a.Index, err)
-	}
-	rb, err := rc.Marshal()
-	if err != nil {
-		return nil, nil, fmt.Errorf("receipt for entry %d: encode: %w", a.Index, err)
+		return nil, nil, err
 	}
 	s.logger.Info("escalation widened", "credential", rec.ID, "index", a.Index, "owner", v.DID)
 	return &WidenedCredential{Credential: rec.ID, Index: a.Index, Receipt: rb}, &transparency.AuthzRef{Credential: rec.ID, Digest: rec.Digest}, nil

@@ -206,13 +206,9 @@ func (s *Server) logChange(w http.ResponseWriter, r *http.Request, v *request.Ve
 	if err != nil {
 		return grantError(err)
 	}
-	rc, err := s.log.ReceiptFor(a)
+	rb, err := s.receiptJSON(a)
 	if err != nil {
-		return fmt.Errorf("receipt for entry %d: %w", a.Index, err)
-	}
-	rb, err := rc.Marshal()
-	if err != nil {
-		return fmt.Errorf("receipt for entry %d: encode: %w", a.Index, err)
+		return err
 	}
 	var body any
 	if ch.answer != nil {

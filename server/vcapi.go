@@ -563,13 +563,9 @@ func (s *Server) issueCredential(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	rc, err := s.log.ReceiptFor(a)
+	rb, err := s.receiptJSON(a)
 	if err != nil {
-		return fmt.Errorf("receipt for entry %d: %w", a.Index, err)
-	}
-	rb, err := rc.Marshal()
-	if err != nil {
-		return fmt.Errorf("receipt for entry %d: encode: %w", a.Index, err)
+		return err
 	}
 	s.logger.Info("credential issued", "id", c.ID, "issuer", iss.did, "format", format, "index", a.Index)
 	w.Header().Set("Location", "/log/v1/entries/"+strconv.FormatUint(a.Index, 10))
