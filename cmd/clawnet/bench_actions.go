@@ -579,20 +579,10 @@ func setupBenchOwner(ctx context.Context, client *http.Client, base string, agen
 		if err != nil {
 			return fmt.Errorf("reserve a status entry: %w", err)
 		}
-		var st struct {
-			Status *struct {
-				ListIndex      string `json:"statusListIndex"`
-				ListCredential string `json:"statusListCredential"`
-			} `json:"status"`
-		}
-		if err := json.Unmarshal(b, &st); err != nil || st.Status == nil {
-			return errors.New("reserve a status entry: the server's answer has no status entry")
-		}
-		idx, err := strconv.ParseUint(st.Status.ListIndex, 10, 64)
+		entry, err := statusEntryOf(b)
 		if err != nil {
-			return fmt.Errorf("reserve a status entry: index %q", st.Status.ListIndex)
+			return fmt.Errorf("reserve a status entry: %w", err)
 		}
-		entry := delegation.NewStatusEntry(st.Status.ListCredential, idx)
 		c := delegation.Credential{Issuer: owner.DID, Subject: agent.DID, IssuanceDate: now,
 			ExpirationDate: now.Add(24 * time.Hour), Scopes: scopes, Status: &entry}
 		if c.ID, err = delegation.NewID(rand.Reader); err != nil {

@@ -160,20 +160,10 @@ func issueDelegation(ctx context.Context, server string, k *signingKey, statusPa
 	if err != nil {
 		return nil, fmt.Errorf("reserve a status entry: %w", err)
 	}
-	var st struct {
-		Status *struct {
-			ListIndex      string `json:"statusListIndex"`
-			ListCredential string `json:"statusListCredential"`
-		} `json:"status"`
-	}
-	if err := json.Unmarshal(b, &st); err != nil || st.Status == nil {
-		return nil, errors.New("the server's answer has no status entry")
-	}
-	idx, err := strconv.ParseUint(st.Status.ListIndex, 10, 64)
+	entry, err := statusEntryOf(b)
 	if err != nil {
-		return nil, fmt.Errorf("the server's status entry has index %q", st.Status.ListIndex)
+		return nil, err
 	}
-	entry := delegation.NewStatusEntry(st.Status.ListCredential, idx)
 	c.Status = &entry
 	if format == delegation.FormatJWT {
 		tok, err := delegation.IssueJWT(k.Priv, k.KID, *c)
@@ -200,6 +190,25 @@ func credentialFile(sent json.RawMessage) []byte {
 		return []byte(tok)
 	}
 	return sent
+}
+
+// statusEntryOf reads the status entry from the server's answer to a
+// reservation (POST /v1/status or /v1/agents/{did}/status).
+func statusEntryOf(answer []byte) (delegation.StatusEntry, error) {
+	var st struct {
+		Status *struct {
+			ListIndex      string `json:"statusListIndex"`
+			ListCredential string `json:"statusListCredential"`
+		} `json:"status"`
+	}
+	if err := json.Unmarshal(answer, &st); err != nil || st.Status == nil {
+		return delegation.StatusEntry{}, errors.New("the server's answer has no status entry")
+	}
+	idx, err := strconv.ParseUint(st.Status.ListIndex, 10, 64)
+	if err != nil {
+		return delegation.StatusEntry{}, fmt.Errorf("the server's status entry has index %q", st.Status.ListIndex)
+	}
+	return delegation.NewStatusEntry(st.Status.ListCredential, idx), nil
 }
 
 // parseScopeArgs parses --scope values: each a JSON scope object or array
