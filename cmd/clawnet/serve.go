@@ -69,6 +69,9 @@ type serveConfig struct {
 	level        slog.Level
 	maxBatchSize int
 	maxBatchAge  time.Duration
+	// tableWriteRate is the store's pace of table writes in MiB/s; 0 is
+	// no cap.
+	tableWriteRate int
 	// The identity API.
 	publicURL          string // "" = "http://" + the listen address
 	allowPrivateDIDWeb bool
@@ -158,6 +161,7 @@ func parseServeFlags(args []string, stderr io.Writer) (serveConfig, error) {
 	level := flags.String("log-level", "info", "log `level`: debug, info, warn or error")
 	flags.IntVar(&cfg.maxBatchSize, "max-batch-size", 0, "most entries per log batch (0: the log's default)")
 	flags.DurationVar(&cfg.maxBatchAge, "max-batch-age", 0, "how long a batch may wait for more entries (0: no wait, group commit only)")
+	flags.IntVar(&cfg.tableWriteRate, "table-write-rate", store.DefaultTableWriteRate>>20, "MiB/s at which memtable flushes and compactions write table files, lifted while they fall behind, so the log's fsyncs do not queue behind them (0: no cap)")
 	flags.StringVar(&cfg.publicURL, "public-url", "", "the server's public `origin` (scheme://host[:port]): the audience of signed requests and the host of its did:web DIDs (default http://<address>)")
 	flags.BoolVar(&cfg.allowPrivateDIDWeb, "allow-private-did-web", false, "resolve remote did:web on loopback and private addresses (tests, private networks; never on a public server)")
 	flags.DurationVar(&cfg.contactRequestTTL, "contact-request-ttl", 0, "how long a contact request stays pending (0: 7 days)")
@@ -183,6 +187,9 @@ func parseServeFlags(args []string, stderr io.Writer) (serveConfig, error) {
 	cfg.level = lv
 	if cfg.maxBatchSize < 0 || cfg.maxBatchAge < 0 {
 		return cfg, &usageError{"--max-batch-size and --max-batch-age must not be negative"}
+	}
+	if cfg.tableWriteRate < 0 || cfg.tableWriteRate > 1<<20 {
+		return cfg, &usageError{fmt.Sprintf("--table-write-rate %d: want MiB/s between 0 (no cap) and %d", cfg.tableWriteRate, 1<<20)}
 	}
 	if cfg.data == "" {
 		return cfg, &usageError{"--data must not be empty"}
@@ -253,7 +260,11 @@ func serve(ctx context.Context, cfg serveConfig, stdout io.Writer, logger *slog.
 		return fmt.Errorf("issuer instances: %w", err)
 	}
 
-	db, err := store.Open(filepath.Join(cfg.data, dbDir), store.Options{Logger: logger})
+	rate := int64(cfg.tableWriteRate) << 20
+	if rate == 0 {
+		rate = -1 // no cap
+	}
+	db, err := store.Open(filepath.Join(cfg.data, dbDir), store.Options{Logger: logger, TableWriteRate: rate})
 	if err != nil {
 		return err
 	}

@@ -269,7 +269,7 @@ func postNote(t *testing.T, url, token, reason string) *transparency.Receipt {
 
 func TestServeExplicitOrigin(t *testing.T) {
 	data := t.TempDir()
-	r := startServe(t, "--addr", "127.0.0.1:0", "--data", data, "--log-origin", "ledger.example.com/log", "--max-batch-size", "16", "--max-batch-age", "1ms")
+	r := startServe(t, "--addr", "127.0.0.1:0", "--data", data, "--log-origin", "ledger.example.com/log", "--max-batch-size", "16", "--max-batch-age", "1ms", "--table-write-rate", "0")
 	if r.origin != "ledger.example.com/log" || !strings.HasPrefix(r.vkey, "ledger.example.com/log+") {
 		t.Errorf("origin %q, key %q", r.origin, r.vkey)
 	}
@@ -429,6 +429,8 @@ func TestUsage(t *testing.T) {
 		{"positional argument", []string{"serve", "extra"}, 2, "unexpected argument"},
 		{"negative batch size", []string{"serve", "--max-batch-size", "-1"}, 2, "negative"},
 		{"bad batch age", []string{"serve", "--max-batch-age", "soon"}, 2, "invalid value"},
+		{"negative table write rate", []string{"serve", "--table-write-rate", "-1"}, 2, "--table-write-rate -1"},
+		{"huge table write rate", []string{"serve", "--table-write-rate", "2000000"}, 2, "--table-write-rate 2000000"},
 		{"origin with space", []string{"serve", "--log-origin", "a b"}, 2, "space"},
 		{"origin with plus", []string{"serve", "--log-origin", "a+b"}, 2, "'+'"},
 		{"empty data", []string{"serve", "--data", ""}, 2, "--data"},

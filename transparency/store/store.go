@@ -39,6 +39,11 @@ type Options struct {
 	// MemTableSize is the size of one memtable in bytes; 0 means
 	// DefaultMemTableSize.
 	MemTableSize int64
+	// TableWriteRate caps, in bytes per second, how fast memtable flushes
+	// and compactions write table files, so that the log's fsyncs do not
+	// queue behind them (pace.go); the cap is lifted while pebble is
+	// behind. 0 means DefaultTableWriteRate; negative means no cap.
+	TableWriteRate int64
 }
 
 // Defaults of Options, chosen for the 256 MB RSS budget of a log of 10
@@ -58,6 +63,11 @@ const (
 // DB is the database. It is safe for concurrent use.
 type DB struct {
 	pdb *pebble.DB
+	// pace paces table writes; nil without a cap. stopPace and
+	// paceDone stop its monitor.
+	pace     *pacer
+	stopPace chan struct{}
+	paceDone chan struct{}
 }
 
 // Open opens (creating if needed) the database in dir.
@@ -91,15 +101,47 @@ func Open(dir string, o Options) (*DB, error) {
 	if po.FS == nil {
 		po.FS = vfs.Default
 	}
+	rate := o.TableWriteRate
+	if rate == 0 {
+		rate = DefaultTableWriteRate
+	}
+	var pace *pacer
+	if rate > 0 {
+		pace = newPacer(rate)
+		po.FS = pacedFS{FS: po.FS, p: pace}
+	}
 	pdb, err := pebble.Open(dir, po)
 	if err != nil {
 		return nil, fmt.Errorf("open store %s: %w", dir, err)
 	}
-	return &DB{pdb: pdb}, nil
+	db := &DB{pdb: pdb, pace: pace}
+	if pace != nil {
+		db.stopPace, db.paceDone = make(chan struct{}), make(chan struct{})
+		go pace.monitor(pdb.Metrics, db.stopPace, db.paceDone)
+	}
+	return db, nil
 }
 
 // Close closes the database.
-func (db *DB) Close() error { return db.pdb.Close() }
+func (db *DB) Close() error {
+	if db.pace != nil {
+		close(db.stopPace)
+		<-db.paceDone
+		// Close flushes nothing (the WAL holds the memtable), but a
+		// running compaction finishes unpaced.
+		defer db.pace.lift()()
+	}
+	return db.pdb.Close()
+}
+
+// unpaced lifts the table-write cap, if any, until the returned function
+// is called.
+func (db *DB) unpaced() func() {
+	if db.pace == nil {
+		return func() {}
+	}
+	return db.pace.lift()
+}
 
 // Get returns a copy of the value of key, or ErrNotFound.
 func (db *DB) Get(key []byte) ([]byte, error) {
@@ -199,12 +241,16 @@ func (b *Batch) Discard() { _ = b.b.Close() }
 // Metrics returns pebble's own metrics, for diagnostics.
 func (db *DB) Metrics() *pebble.Metrics { return db.pdb.Metrics() }
 
-// Flush flushes the memtable to sstables; used by benchmarks that measure
-// bytes on disk.
-func (db *DB) Flush() error { return db.pdb.Flush() }
+// Flush flushes the memtable to sstables, at full speed; used by
+// benchmarks that measure bytes on disk.
+func (db *DB) Flush() error {
+	defer db.unpaced()()
+	return db.pdb.Flush()
+}
 
-// Compact compacts the whole key space; used by benchmarks.
+// Compact compacts the whole key space, at full speed; used by benchmarks.
 func (db *DB) Compact() error {
+	defer db.unpaced()()
 	return db.pdb.Compact(nil, []byte{0xff}, []byte{0xff, 0xff, 0xff, 0xff}, true)
 }
 
