@@ -161,7 +161,7 @@ func parseServeFlags(args []string, stderr io.Writer) (serveConfig, error) {
 	level := flags.String("log-level", "info", "log `level`: debug, info, warn or error")
 	flags.IntVar(&cfg.maxBatchSize, "max-batch-size", 0, "most entries per log batch (0: the log's default)")
 	flags.DurationVar(&cfg.maxBatchAge, "max-batch-age", 0, "how long a batch may wait for more entries (0: no wait, group commit only)")
-	flags.IntVar(&cfg.tableWriteRate, "table-write-rate", store.DefaultTableWriteRate>>20, "MiB/s at which memtable flushes and compactions write table files, lifted while they fall behind, so the log's fsyncs do not queue behind them (0: no cap)")
+	flags.IntVar(&cfg.tableWriteRate, "table-write-rate", store.DefaultTableWriteRate>>20, "least MiB/s at which memtable flushes and compactions write table files, so the log's fsyncs do not queue behind them; raised to twice the log's own write rate, lifted while they fall behind (0: no cap)")
 	flags.StringVar(&cfg.publicURL, "public-url", "", "the server's public `origin` (scheme://host[:port]): the audience of signed requests and the host of its did:web DIDs (default http://<address>)")
 	flags.BoolVar(&cfg.allowPrivateDIDWeb, "allow-private-did-web", false, "resolve remote did:web on loopback and private addresses (tests, private networks; never on a public server)")
 	flags.DurationVar(&cfg.contactRequestTTL, "contact-request-ttl", 0, "how long a contact request stays pending (0: 7 days)")

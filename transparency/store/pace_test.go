@@ -80,18 +80,60 @@ func TestPacerLift(t *testing.T) {
 	if len(*slept) != 1 {
 		t.Fatalf("restored, the writes waited %v; want one wait", *slept)
 	}
-	// The backlog's lift is counted once however often it is reported.
-	p.setBacklog(true)
-	p.setBacklog(true)
+	// Compactions behind, or pebble stalling writes, lift it too.
+	p.backlog.Store(true)
 	if p.reserve(1) != 0 {
 		t.Fatal("backlogged, a write waited")
 	}
-	p.setBacklog(false)
+	p.backlog.Store(false)
 	if p.reserve(1) == 0 {
 		t.Fatal("no longer backlogged, a write did not wait")
 	}
-	if p.lifts.Load() != 0 {
-		t.Fatalf("lifts %d after every lift ended", p.lifts.Load())
+	l := p.listener()
+	l.WriteStallBegin(pebble.WriteStallBeginInfo{Reason: "memtable count limit reached"})
+	if p.reserve(1) != 0 {
+		t.Fatal("while pebble stalls writes, a write waited")
+	}
+	l.WriteStallEnd()
+	if p.reserve(1) == 0 {
+		t.Fatal("after the stall, a write did not wait")
+	}
+}
+
+func TestPacerFollowsTheLogRate(t *testing.T) {
+	p, now, slept := fakePacer(1 << 20)
+	p.setLogRate(100 << 10) // 2 x 100 KiB/s is below the base
+	if got := p.currentRate(); got != 1<<20 {
+		t.Fatalf("rate %v, want the base %v", got, 1<<20)
+	}
+	p.setLogRate(2 << 20) // 4 MiB/s
+	start := *now
+	for range 64 {
+		p.wait(64 << 10) // 4 MiB
+	}
+	p.wait(0)
+	if got, want := now.Sub(start), time.Second-5*time.Millisecond; got != want {
+		t.Fatalf("4 MiB at 2 x 2 MiB/s took %v (%d waits), want %v", got, len(*slept), want)
+	}
+
+	// The log's rate: up at once, down slowly.
+	var r logRate
+	r.observe(0, monitorEvery) // the first sample only sets the counter
+	if got := r.observe(10<<20, monitorEvery); got != 100<<20 {
+		t.Fatalf("10 MiB in 100 ms: rate %v, want %v", got, 100<<20)
+	}
+	got := r.observe(10<<20, monitorEvery) // nothing written since
+	if want := 0.9 * (100 << 20); got != want {
+		t.Fatalf("after an idle interval: rate %v, want %v", got, want)
+	}
+	for range 100 {
+		got = r.observe(10<<20, monitorEvery)
+	}
+	if got > (100<<20)/1000 {
+		t.Fatalf("after 10 idle seconds the rate is still %v", got)
+	}
+	if got := r.observe(5<<20, monitorEvery); got < 0 || got > (100<<20)/1000 {
+		t.Fatalf("a counter that went back (pebble reopened) gave rate %v", got)
 	}
 }
 
@@ -104,9 +146,8 @@ func TestBacklogged(t *testing.T) {
 		t.Fatal("backlogged below every threshold")
 	}
 	for name, set := range map[string]func(*pebble.Metrics){
-		"a memtable queued": func(m *pebble.Metrics) { m.MemTable.Count = 3 },
-		"L0 sublevels":      func(m *pebble.Metrics) { m.Levels[0].Sublevels = 6 },
-		"compaction debt":   func(m *pebble.Metrics) { m.Compact.EstimatedDebt = 256 << 20 },
+		"L0 sublevels":    func(m *pebble.Metrics) { m.Levels[0].Sublevels = 6 },
+		"compaction debt": func(m *pebble.Metrics) { m.Compact.EstimatedDebt = 256 << 20 },
 	} {
 		m2 := m
 		set(&m2)
@@ -116,28 +157,37 @@ func TestBacklogged(t *testing.T) {
 	}
 }
 
-func TestPacerMonitorLiftsWhileBacklogged(t *testing.T) {
-	p := newPacer(1)
-	behind := make(chan bool, 1)
-	behind <- true
-	state := true
+func TestPacerMonitor(t *testing.T) {
+	p := newPacer(1 << 20)
+	type sample struct {
+		behind bool
+		wal    uint64 // bytes added per reading
+	}
+	samples := make(chan sample, 1)
+	samples <- sample{behind: true}
+	cur := sample{behind: true}
+	var wal uint64
 	metrics := func() *pebble.Metrics {
 		select {
-		case state = <-behind:
+		case cur = <-samples:
 		default:
 		}
 		var m pebble.Metrics
-		if state {
-			m.MemTable.Count = liftMemtables
+		if cur.behind {
+			m.Levels[0].Sublevels = liftSublevels
 		}
+		wal += cur.wal
+		m.WAL.BytesWritten = wal
 		return &m
 	}
 	stop, done := make(chan struct{}), make(chan struct{})
 	go p.monitor(metrics, stop, done)
 	defer func() { close(stop); <-done }()
-	waitFor(t, "the cap lifted", func() bool { return p.lifts.Load() == 1 })
-	behind <- false
-	waitFor(t, "the cap back", func() bool { return p.lifts.Load() == 0 })
+	waitFor(t, "the cap lifted", func() bool { return !p.capped() })
+	samples <- sample{wal: 100 << 20} // 1 GiB/s
+	waitFor(t, "the cap back, raised with the log's rate", func() bool {
+		return p.capped() && p.currentRate() >= 1.5*(1<<30) // 2 x 100 MiB per 100 ms
+	})
 }
 
 func waitFor(t *testing.T, what string, ok func() bool) {

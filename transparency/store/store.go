@@ -41,8 +41,9 @@ type Options struct {
 	MemTableSize int64
 	// TableWriteRate caps, in bytes per second, how fast memtable flushes
 	// and compactions write table files, so that the log's fsyncs do not
-	// queue behind them (pace.go); the cap is lifted while pebble is
-	// behind. 0 means DefaultTableWriteRate; negative means no cap.
+	// queue behind them (pace.go): the least rate, raised with the log's
+	// own write rate, and lifted while pebble is behind. 0 means
+	// DefaultTableWriteRate; negative means no cap.
 	TableWriteRate int64
 }
 
@@ -109,6 +110,7 @@ func Open(dir string, o Options) (*DB, error) {
 	if rate > 0 {
 		pace = newPacer(rate)
 		po.FS = pacedFS{FS: po.FS, p: pace}
+		po.EventListener = pace.listener()
 	}
 	pdb, err := pebble.Open(dir, po)
 	if err != nil {
