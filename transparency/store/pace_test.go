@@ -298,3 +298,21 @@ func TestExplicitFlushAndCompactAreNotPaced(t *testing.T) {
 		t.Fatal(err)
 	}
 }
+
+// A second Close is pebble's panic ("pebble: closed"), as before the pacer,
+// not a close of the monitor's closed channel.
+func TestCloseTwice(t *testing.T) {
+	db, err := Open("db", Options{FS: vfs.NewMem()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := db.Close(); err != nil {
+		t.Fatal(err)
+	}
+	defer func() {
+		if r := recover(); r != nil && fmt.Sprint(r) != "pebble: closed" {
+			t.Fatalf("second Close panicked: %v", r)
+		}
+	}()
+	_ = db.Close()
+}

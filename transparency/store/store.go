@@ -19,6 +19,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"sync"
 
 	"github.com/cockroachdb/pebble/v2"
 	"github.com/cockroachdb/pebble/v2/vfs"
@@ -65,10 +66,11 @@ const (
 type DB struct {
 	pdb *pebble.DB
 	// pace paces table writes; nil without a cap. stopPace and
-	// paceDone stop its monitor.
+	// paceDone stop its monitor, once.
 	pace     *pacer
 	stopPace chan struct{}
 	paceDone chan struct{}
+	stopOnce sync.Once
 }
 
 // Open opens (creating if needed) the database in dir.
@@ -127,7 +129,7 @@ func Open(dir string, o Options) (*DB, error) {
 // Close closes the database.
 func (db *DB) Close() error {
 	if db.pace != nil {
-		close(db.stopPace)
+		db.stopOnce.Do(func() { close(db.stopPace) })
 		<-db.paceDone
 		// Close flushes nothing (the WAL holds the memtable), but a
 		// running compaction finishes unpaced.
