@@ -16,25 +16,6 @@ import (
 // delivered, and the escalation stays pending: the owner can still deny
 // it, or it times out.
 func TestEscalationStale(t *testing.T) {
-	// heldMessage escalates a message/send from the work agent to Bob and
-	// returns its escalation id.
-	heldMessage := func(t *testing.T, a *actionEnv, id string) string {
-		t.Helper()
-		f := a.f
-		body, credID := a.issue(t, cred{issuer: f.owner, subject: f.work.did,
-			scopes: `[{"id":"big","effect":"allow","actions":["message/send"],"resources":["big/**"],"counterparties":["contacts"],` +
-				`"constraints":[{"arg":"n","op":"<=","value":1}],"outside":"escalate"}]`,
-			status: a.allocate(t, f.owner, f.owner.did, false)})
-		a.mustGrant(t, f.owner, f.owner.did, body, credID, "")
-		r, _ := a.act(f.work, map[string]any{"id": id, "action": "message/send", "resource": "big/x",
-			"counterparty": f.bob.did, "args": map[string]any{"n": 5}, "content": "held", "credential": credID})
-		if r.status != http.StatusAccepted {
-			t.Fatalf("escalate: %d %s", r.status, r.body)
-		}
-		var d ActionResponse
-		decodeStrict(t, r.body, &d)
-		return d.Escalate
-	}
 	// refused checks that approving esc is refused as stale with reason
 	// in its message, changing nothing, and that a denial still works.
 	refused := func(t *testing.T, a *actionEnv, esc, reason string) {
@@ -63,7 +44,7 @@ func TestEscalationStale(t *testing.T) {
 		a := newActionEnv(t, true)
 		a.withStreams(t, 0)
 		f := a.f
-		esc := heldMessage(t, a, "stale-contact-0001")
+		esc := a.heldMessage(t, "stale-contact-0001", "held")
 		if r, _ := a.call(f.bob, "POST", "/v1/contacts/remove", contactRemoveBody{f.owner.did}); r.status != http.StatusOK {
 			t.Fatalf("remove contact: %d %s", r.status, r.body)
 		}
@@ -73,7 +54,7 @@ func TestEscalationStale(t *testing.T) {
 		a := newActionEnv(t, true)
 		a.withStreams(t, 0)
 		f := a.f
-		esc := heldMessage(t, a, "stale-recv-00001")
+		esc := a.heldMessage(t, "stale-recv-00001", "held")
 		a.revoke(t, f.bob, a.bobCred, nil)
 		refused(t, a, esc, ReasonRecipientRefuses)
 	})
@@ -81,7 +62,7 @@ func TestEscalationStale(t *testing.T) {
 		a := newActionEnv(t, true)
 		a.withStreams(t, 0)
 		f := a.f
-		esc := heldMessage(t, a, "stale-agent-0001")
+		esc := a.heldMessage(t, "stale-agent-0001", "held")
 		before := a.publicAgent(t, f.work.did)
 		a.mustMutate(t, f.owner, "DELETE", agentPath(f.work.did), nil, http.StatusOK, transparency.Entry{
 			Type: "agent.unbound", Actor: f.owner.did, Owner: f.owner.did, Subject: f.work.did,
@@ -91,7 +72,7 @@ func TestEscalationStale(t *testing.T) {
 	t.Run("unchanged: approved and delivered", func(t *testing.T) {
 		a := newActionEnv(t, true)
 		a.withStreams(t, 0)
-		esc := heldMessage(t, a, "stale-none-00001")
+		esc := a.heldMessage(t, "stale-none-00001", "held")
 		// Another agent bound meanwhile changes nothing for this one.
 		a.bind(t, a.f.owner, "other", binding.RoleIdentity, "other")
 		r := a.answer(a.f.owner, esc, "approve")

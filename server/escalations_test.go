@@ -204,22 +204,11 @@ func TestEscalationApprovedMessage(t *testing.T) {
 	a := newActionEnv(t, true)
 	a.withStreams(t, 0)
 	f := a.f
-	body, credID := a.issue(t, cred{issuer: f.owner, subject: f.work.did,
-		scopes: `[{"id":"big","effect":"allow","actions":["message/send"],"resources":["big/**"],"counterparties":["contacts"],` +
-			`"constraints":[{"arg":"n","op":"<=","value":1}],"outside":"escalate"}]`,
-		status: a.allocate(t, f.owner, f.owner.did, false)})
-	a.mustGrant(t, f.owner, f.owner.did, body, credID, "")
-	r, _ := a.act(f.work, map[string]any{"id": "message-esc-00001", "action": "message/send", "resource": "big/x",
-		"counterparty": f.bob.did, "args": map[string]any{"n": 5}, "content": "held for approval", "credential": credID})
-	if r.status != http.StatusAccepted {
-		t.Fatalf("escalate: %d %s", r.status, r.body)
-	}
-	var d ActionResponse
-	decodeStrict(t, r.body, &d)
+	esc := a.heldMessage(t, "message-esc-00001", "held for approval")
 	if page := a.inbox(t, f.bobAgent); len(page.Messages) != 0 {
 		t.Fatalf("delivered before the answer: %+v", page)
 	}
-	r = a.answer(f.owner, d.Escalate, "approve")
+	r := a.answer(f.owner, esc, "approve")
 	if r.status != http.StatusOK {
 		t.Fatalf("approve: %d %s", r.status, r.body)
 	}
@@ -241,6 +230,27 @@ func TestEscalationApprovedMessage(t *testing.T) {
 	if got.Delivery == nil || got.Delivery.Index != ans.Delivery.Index || got.Answer != transparency.DecisionApproved {
 		t.Errorf("action %+v", got)
 	}
+}
+
+// heldMessage grants the work agent message/send with a constraint that
+// n <= 1 and "outside": "escalate", sends content to Bob with n = 5, and
+// returns the escalation id of the held action.
+func (a *actionEnv) heldMessage(t *testing.T, id, content string) string {
+	t.Helper()
+	f := a.f
+	body, credID := a.issue(t, cred{issuer: f.owner, subject: f.work.did,
+		scopes: `[{"id":"big","effect":"allow","actions":["message/send"],"resources":["big/**"],"counterparties":["contacts"],` +
+			`"constraints":[{"arg":"n","op":"<=","value":1}],"outside":"escalate"}]`,
+		status: a.allocate(t, f.owner, f.owner.did, false)})
+	a.mustGrant(t, f.owner, f.owner.did, body, credID, "")
+	r, _ := a.act(f.work, map[string]any{"id": id, "action": "message/send", "resource": "big/x",
+		"counterparty": f.bob.did, "args": map[string]any{"n": 5}, "content": content, "credential": credID})
+	if r.status != http.StatusAccepted {
+		t.Fatalf("escalate: %d %s", r.status, r.body)
+	}
+	var d ActionResponse
+	decodeStrict(t, r.body, &d)
+	return d.Escalate
 }
 
 // FuzzEscalationAnswer: arbitrary answer bodies and ids, signed by the
