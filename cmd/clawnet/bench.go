@@ -1080,20 +1080,7 @@ func signedPost(ctx context.Context, client *http.Client, origin string, key *si
 		return nil, err
 	}
 	defer resp.Body.Close()
-	rb, err := io.ReadAll(io.LimitReader(resp.Body, maxBenchBody))
-	if err != nil {
-		return nil, err
-	}
-	if resp.StatusCode/100 != 2 {
-		var e struct {
-			Error struct{ Code, Message string } `json:"error"`
-		}
-		if json.Unmarshal(rb, &e) == nil && e.Error.Code != "" {
-			return nil, &apiError{resp.Status, e.Error.Code, e.Error.Message}
-		}
-		return nil, fmt.Errorf("server answered %s", resp.Status)
-	}
-	return rb, nil
+	return readAnswer(resp, maxBenchBody)
 }
 
 // embeddedServer is a `clawnet serve` run in process by the bench.

@@ -86,7 +86,13 @@ func call(ctx context.Context, server string, key *signingKey, method, path stri
 		return nil, fmt.Errorf("%v\n  hint: is `clawnet serve` running at that address? (--server)", err)
 	}
 	defer resp.Body.Close()
-	b, err := io.ReadAll(io.LimitReader(resp.Body, 16<<20))
+	return readAnswer(resp, 16<<20)
+}
+
+// readAnswer returns the body of a 2xx answer, read up to limit bytes; any
+// other answer is an *apiError when the server said why.
+func readAnswer(resp *http.Response, limit int64) ([]byte, error) {
+	b, err := io.ReadAll(io.LimitReader(resp.Body, limit))
 	if err != nil {
 		return nil, err
 	}

@@ -3,7 +3,6 @@ package main
 import (
 	"bufio"
 	"context"
-	"encoding/json"
 	"errors"
 	"flag"
 	"fmt"
@@ -118,12 +117,8 @@ func readStream(ctx context.Context, origin string, k *signingKey, path string, 
 	}
 	defer resp.Body.Close()
 	if resp.StatusCode != http.StatusOK {
-		b, _ := io.ReadAll(io.LimitReader(resp.Body, 1<<20))
-		var e struct {
-			Error struct{ Code, Message string } `json:"error"`
-		}
-		if json.Unmarshal(b, &e) == nil && e.Error.Code != "" {
-			return &apiError{resp.Status, e.Error.Code, e.Error.Message}
+		if _, err := readAnswer(resp, 1<<20); err != nil {
+			return err
 		}
 		return fmt.Errorf("server answered %s", resp.Status)
 	}

@@ -169,18 +169,5 @@ func do(req *http.Request) ([]byte, error) {
 		return nil, fmt.Errorf("%v\n  hint: is `clawnet serve` running at that address? (--server)", err)
 	}
 	defer resp.Body.Close()
-	b, err := io.ReadAll(io.LimitReader(resp.Body, 16<<20))
-	if err != nil {
-		return nil, err
-	}
-	if resp.StatusCode/100 != 2 {
-		var e struct {
-			Error struct{ Code, Message string } `json:"error"`
-		}
-		if json.Unmarshal(b, &e) == nil && e.Error.Code != "" {
-			return nil, fmt.Errorf("server refused (%s): %s: %s", resp.Status, e.Error.Code, e.Error.Message)
-		}
-		return nil, fmt.Errorf("server answered %s", resp.Status)
-	}
-	return b, nil
+	return readAnswer(resp, 16<<20)
 }
