@@ -62,7 +62,7 @@ func TestBenchResolveEmbedded(t *testing.T) {
 // endpoint passed through rewrite when it is not nil.
 func newResolveServer(t *testing.T, rewrite func(w http.ResponseWriter, status int, body []byte)) string {
 	t.Helper()
-	l, vkey := newTestLog(t)
+	l, _, vkey := newTestLog(t)
 	s, err := server.New(server.Config{Log: l, VerifierKey: vkey, Resolver: &did.Resolver{Cache: did.NewCache(100, nil)}})
 	if err != nil {
 		t.Fatal(err)

@@ -81,8 +81,8 @@ func wantBenchRefusal(t *testing.T, bench string, args []string, code int) {
 }
 
 // newTestLog opens a log with a fresh key in a temporary folder, closed
-// when the test ends, and returns it with its verifier key.
-func newTestLog(t *testing.T) (*sequencer.Log, string) {
+// when the test ends, and returns it with its database and verifier key.
+func newTestLog(t *testing.T) (*sequencer.Log, *store.DB, string) {
 	t.Helper()
 	skey, vkey, err := note.GenerateKey(rand.Reader, "clawnet.test/bench")
 	if err != nil {
@@ -109,7 +109,7 @@ func newTestLog(t *testing.T) (*sequencer.Log, string) {
 			t.Errorf("close db: %v", err)
 		}
 	})
-	return l, vkey
+	return l, db, vkey
 }
 
 // rewriteAnswers passes the answers of inner to path (with a final "/",
@@ -323,7 +323,7 @@ type proofServer struct {
 func newProofServer(t *testing.T, n int, rewrite func(w http.ResponseWriter, status int, body []byte)) *proofServer {
 	t.Helper()
 	ctx := context.Background()
-	l, vkey := newTestLog(t)
+	l, _, vkey := newTestLog(t)
 	var wg sync.WaitGroup
 	const writers = 16
 	for w := range writers {

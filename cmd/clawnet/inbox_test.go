@@ -2,11 +2,9 @@ package main
 
 import (
 	"context"
-	"crypto/rand"
 	"crypto/sha256"
 	"net/http"
 	"net/http/httptest"
-	"path/filepath"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -19,7 +17,6 @@ import (
 	"github.com/clawnet/ledger/transparency"
 	"github.com/clawnet/ledger/transparency/sequencer"
 	"github.com/clawnet/ledger/transparency/store"
-	"golang.org/x/mod/sumdb/note"
 )
 
 // inboxServer is the identity API with inboxes, in process on loopback,
@@ -33,30 +30,10 @@ type inboxServer struct {
 
 func newInboxServer(t *testing.T) *inboxServer {
 	t.Helper()
-	skey, vkey, err := note.GenerateKey(rand.Reader, "clawnet.test/inbox")
-	if err != nil {
-		t.Fatal(err)
-	}
-	signer, err := note.NewSigner(skey)
-	if err != nil {
-		t.Fatal(err)
-	}
-	db, err := store.Open(filepath.Join(t.TempDir(), "db"), store.Options{CacheSize: 1 << 20, MemTableSize: 1 << 20})
-	if err != nil {
-		t.Fatal(err)
-	}
-	l, err := sequencer.Open(context.Background(), sequencer.Config{DB: db, Signer: signer, Origin: signer.Name()})
-	if err != nil {
-		db.Close()
-		t.Fatal(err)
-	}
+	l, db, vkey := newTestLog(t)
 	var h atomic.Pointer[http.Handler]
 	ts := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { (*h.Load()).ServeHTTP(w, r) }))
-	t.Cleanup(func() {
-		ts.Close()
-		_ = l.Close()
-		_ = db.Close()
-	})
+	t.Cleanup(ts.Close) // before the log and the database close (cleanups run last first)
 	host, err := didWebHost(ts.URL)
 	if err != nil {
 		t.Fatal(err)
