@@ -17,18 +17,14 @@ import (
 func TestActionReplayAfterRevocation(t *testing.T) {
 	a := newActionEnv(t, false)
 	f := a.f
-	read := func(id string) map[string]any {
-		return map[string]any{"id": id, "action": "file/read", "resource": "files/report", "args": map[string]any{"size": 3},
-			"credential": a.workCred}
-	}
-	allowed := a.mustDecide(t, f.work, read("replay-after-revocation-1"), http.StatusOK, transparency.Entry{
+	allowed := a.mustDecide(t, f.work, a.readReport("replay-after-revocation-1"), http.StatusOK, transparency.Entry{
 		Actor: f.work.did, Owner: f.owner.did, Authz: a.authz(), Action: "file/read", Resource: "files/report",
 		Decision: transparency.DecisionAllowed}, `allow by scope "files"`)
 
 	replay := func(when string) {
 		t.Helper()
 		before := a.snap(t)
-		r, _ := a.act(f.work, read("replay-after-revocation-1"))
+		r, _ := a.act(f.work, a.readReport("replay-after-revocation-1"))
 		var again ActionResponse
 		decodeStrict(t, r.body, &again)
 		if r.status != http.StatusOK || r.header.Get("Idempotent-Replay") != "true" || again.Index != allowed.resp.Index ||
@@ -40,7 +36,7 @@ func TestActionReplayAfterRevocation(t *testing.T) {
 
 	a.revoke(t, f.owner, a.workCred, nil)
 	// The very next new action is denied.
-	a.mustDecide(t, f.work, read("replay-after-revocation-2"), http.StatusOK, transparency.Entry{
+	a.mustDecide(t, f.work, a.readReport("replay-after-revocation-2"), http.StatusOK, transparency.Entry{
 		Actor: f.work.did, Owner: f.owner.did, Authz: a.authz(), Action: "file/read", Resource: "files/report",
 		Decision: transparency.DecisionDenied}, string(grant.CodeRevoked)+": ")
 	replay("after the revocation")
@@ -48,7 +44,7 @@ func TestActionReplayAfterRevocation(t *testing.T) {
 	if r, _ := a.call(f.owner, "DELETE", agentPath(f.work.did), nil); r.status != http.StatusOK {
 		t.Fatalf("unbind: %d %s", r.status, r.body)
 	}
-	a.mustDecide(t, f.work, read("replay-after-revocation-3"), http.StatusOK, transparency.Entry{
+	a.mustDecide(t, f.work, a.readReport("replay-after-revocation-3"), http.StatusOK, transparency.Entry{
 		Actor: f.work.did, Owner: f.owner.did, Action: "file/read", Resource: "files/report",
 		Decision: transparency.DecisionDenied}, ReasonAgentUnbound+": ")
 	replay("after the unbinding")
@@ -63,20 +59,16 @@ func TestActionReplayAfterRevocation(t *testing.T) {
 func TestActionReplayAfterRestartThroughFilter(t *testing.T) {
 	a := newActionEnv(t, false)
 	f := a.f
-	read := func(id string) map[string]any {
-		return map[string]any{"id": id, "action": "file/read", "resource": "files/report", "args": map[string]any{"size": 3},
-			"credential": a.workCred}
-	}
 	want := transparency.Entry{Actor: f.work.did, Owner: f.owner.did, Authz: a.authz(), Action: "file/read",
 		Resource: "files/report", Decision: transparency.DecisionAllowed}
 	var first []decided
 	for i := range 20 {
-		first = append(first, a.mustDecide(t, f.work, read(fmt.Sprintf("before-restart-%04d", i)), http.StatusOK, want, `allow by scope "files"`))
+		first = append(first, a.mustDecide(t, f.work, a.readReport(fmt.Sprintf("before-restart-%04d", i)), http.StatusOK, want, `allow by scope "files"`))
 	}
 	repeat := func(when, id string, d decided) {
 		t.Helper()
 		before := a.snap(t)
-		r, _ := a.act(f.work, read(id))
+		r, _ := a.act(f.work, a.readReport(id))
 		var again ActionResponse
 		decodeStrict(t, r.body, &again)
 		if r.status != http.StatusOK || r.header.Get("Idempotent-Replay") != "true" || again.Index != d.resp.Index {
@@ -91,6 +83,13 @@ func TestActionReplayAfterRestartThroughFilter(t *testing.T) {
 	for i, d := range first {
 		repeat("after the restart", fmt.Sprintf("before-restart-%04d", i), d)
 	}
-	d := a.mustDecide(t, f.work, read("after-restart-0001"), http.StatusOK, want, `allow by scope "files"`)
+	d := a.mustDecide(t, f.work, a.readReport("after-restart-0001"), http.StatusOK, want, `allow by scope "files"`)
 	repeat("in the same process", "after-restart-0001", d)
+}
+
+// readReport is the work agent's allowed file/read of files/report with
+// request id id.
+func (a *actionEnv) readReport(id string) map[string]any {
+	return map[string]any{"id": id, "action": "file/read", "resource": "files/report", "args": map[string]any{"size": 3},
+		"credential": a.workCred}
 }
